@@ -1,0 +1,1 @@
+"""Applications: loan applications, agreements and loans."""

@@ -1,0 +1,1 @@
+"""Discovery: TCP gossip membership of Growr nodes."""

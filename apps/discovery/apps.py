@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DiscoveryConfig(AppConfig):
+    name = "apps.discovery"
+    label = "discovery"
+    verbose_name = "Discovery: TCP gossip membership of Growr nodes"

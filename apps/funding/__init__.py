@@ -1,0 +1,1 @@
+"""Funding: investors, commitments, distributions and returns."""

@@ -1,0 +1,33 @@
+"""One JSON error shape for the whole API: {"error": {"code", "message", "fields"?}}."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError; for the API it is a 400 like any bad input.
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {
+            "error": {
+                "code": "invalid",
+                "message": "The request has invalid fields.",
+                "fields": response.data,
+            }
+        }
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
+        code = getattr(detail, "code", None) or status.HTTP_400_BAD_REQUEST
+        body = {"error": {"code": str(code), "message": str(detail)}}
+    response.data = body
+    return response

@@ -1,0 +1,15 @@
+"""Template context for the shared layout: the node's name and the portals the person may open."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from .permissions import PORTAL_ROLES, has_role
+
+
+def portal(request) -> dict:
+    user = getattr(request, "user", None)
+    return {
+        "node_name": settings.GROWR_NODE_NAME,
+        "portals": {name: has_role(user, roles) for name, roles in PORTAL_ROLES.items()},
+    }

@@ -1,0 +1,1 @@
+"""Ledger: public books as Hypercore-compatible signed logs."""

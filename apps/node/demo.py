@@ -1,0 +1,72 @@
+"""Demo data: an originator with staff, two borrowers and two investors, with known logins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from apps.identity.models import Organization, Role, User
+from apps.identity.services import (
+    organization_create,
+    staff_member_create,
+    user_self_register,
+)
+
+DEMO_PASSWORD = "growr-demo-2026"
+DEMO_ORGANIZATION = "Kijani Microfinance"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: str
+    portal: str
+    created: bool
+
+
+DEMO_PEOPLE = (
+    ("operator@demo.growr.test", "Ngozi Operator", Role.NODE_OPERATOR, "/admin/"),
+    ("admin@kijani.demo.growr.test", "Amina Admin", Role.ORIGINATOR_ADMIN, "/staff/"),
+    ("agent@kijani.demo.growr.test", "Juma Agent", Role.ORIGINATOR_AGENT, "/staff/"),
+    ("wanjiru@demo.growr.test", "Wanjiru Borrower", Role.BORROWER, "/borrow/"),
+    ("otieno@demo.growr.test", "Otieno Borrower", Role.BORROWER, "/borrow/"),
+    ("ines@demo.growr.test", "Ines Investor", Role.INVESTOR, "/invest/"),
+    ("pablo@demo.growr.test", "Pablo Investor", Role.INVESTOR, "/invest/"),
+)
+
+
+@transaction.atomic
+def demo_data_ensure() -> list[DemoLogin]:
+    """Create whatever demo data is missing; running it again changes nothing that exists."""
+    logins = []
+    organization = Organization.objects.filter(name=DEMO_ORGANIZATION).first()
+    for email, full_name, role, portal in DEMO_PEOPLE:
+        created = not User.objects.filter(email=email).exists()
+        if created:
+            organization = _create_demo_person(email, full_name, role, organization)
+        logins.append(DemoLogin(email=email, role=Role(role).label, portal=portal, created=created))
+    return logins
+
+
+def _create_demo_person(email, full_name, role, organization):
+    if role == Role.NODE_OPERATOR:
+        User.objects.create_superuser(email, DEMO_PASSWORD, full_name=full_name)
+    elif role == Role.ORIGINATOR_ADMIN and organization is None:
+        organization = organization_create(
+            name=DEMO_ORGANIZATION,
+            admin_email=email,
+            admin_full_name=full_name,
+            admin_password=DEMO_PASSWORD,
+        )
+    elif role in (Role.ORIGINATOR_ADMIN, Role.ORIGINATOR_AGENT):
+        staff_member_create(
+            organization=organization,
+            email=email,
+            full_name=full_name,
+            password=DEMO_PASSWORD,
+            role=role,
+        )
+    else:
+        user_self_register(email=email, full_name=full_name, password=DEMO_PASSWORD, role=role)
+    return organization

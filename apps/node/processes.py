@@ -1,0 +1,43 @@
+"""The processes a node runs, by service name (GROWR_SERVICES); `manage.py runnode` starts them."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterable
+
+from django.conf import settings
+
+SERVICES = ("web", "worker", "beat")
+
+
+def service_command(service: str, *, host: str, port: int, web_workers: int) -> str:
+    python = shlex.quote(sys.executable)
+    if service == "web":
+        return (
+            f"{python} -m uvicorn growr_site.asgi:application --host {shlex.quote(host)} "
+            f"--port {port} --workers {web_workers} --proxy-headers --lifespan off "
+            "--timeout-graceful-shutdown 10"
+        )
+    if service == "worker":
+        return (
+            f"{python} -m celery -A celery_worker worker --loglevel INFO "
+            f"--concurrency {settings.CELERY_WORKER_CONCURRENCY} "
+            "--without-gossip --without-mingle"
+        )
+    if service == "beat":
+        return (
+            f"{python} -m celery -A celery_worker beat --loglevel INFO "
+            f"--schedule {shlex.quote(settings.CELERY_BEAT_SCHEDULE_FILENAME)}"
+        )
+    raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+
+
+def checked_services(names: Iterable[str]) -> list[str]:
+    names = [name.strip() for name in names if name.strip()]
+    unknown = sorted(set(names) - set(SERVICES))
+    if unknown:
+        raise ValueError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICES)}")
+    if not names:
+        raise ValueError("no service selected")
+    return list(dict.fromkeys(names))

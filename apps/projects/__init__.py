@@ -1,0 +1,1 @@
+"""Projects: lending projects, terms and eligibility criteria."""

@@ -1,0 +1,17 @@
+"""Periodic tasks that Celery beat sends (one beat process per node)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def beat_schedule() -> dict:
+    interval = settings.GROWR_WORKER_HEARTBEAT_INTERVAL.total_seconds()
+    return {
+        "worker-heartbeat": {
+            "task": "apps.node.tasks.worker_heartbeat_task",
+            "schedule": interval,
+            # A heartbeat that waited longer than its interval says nothing about the worker now.
+            "options": {"expires": interval},
+        },
+    }

@@ -1,0 +1,79 @@
+"""Test-wide guards and personas.
+
+The personas of every story: Amina (originator admin) and Juma (agent) of Kijani Microfinance,
+Wanjiru and Otieno (borrowers), Ines and Pablo (investors), and Ngozi who operates the node.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.factories import OrganizationFactory, StaffFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config) -> None:
+    # CI must prove the suite on the production services, not quietly fall back to SQLite.
+    if IN_CI:
+        database_url = os.environ.get("DATABASE_URL", "")
+        if not database_url.startswith(("postgres://", "postgresql://")):
+            pytest.exit("CI runs need DATABASE_URL pointing at PostgreSQL", returncode=3)
+        if not os.environ.get("REDIS_URL", "").startswith("redis://"):
+            pytest.exit("CI runs need REDIS_URL pointing at Redis", returncode=3)
+
+
+@pytest.fixture
+def kijani(db):
+    return OrganizationFactory(name="Kijani Microfinance", slug="kijani")
+
+
+@pytest.fixture
+def amina(kijani):
+    return StaffFactory(
+        email="amina@kijani.example",
+        full_name="Amina Wekesa",
+        role="originator_admin",
+        organization=kijani,
+    )
+
+
+@pytest.fixture
+def juma(kijani):
+    return StaffFactory(
+        email="juma@kijani.example",
+        full_name="Juma Otieno",
+        role="originator_agent",
+        organization=kijani,
+    )
+
+
+@pytest.fixture
+def wanjiru(db):
+    return UserFactory(email="wanjiru@example.org", full_name="Wanjiru Kamau", role="borrower")
+
+
+@pytest.fixture
+def otieno(db):
+    return UserFactory(email="otieno@example.org", full_name="Otieno Ouma", role="borrower")
+
+
+@pytest.fixture
+def ines(db):
+    return UserFactory(email="ines@example.org", full_name="Ines Duarte", role="investor")
+
+
+@pytest.fixture
+def pablo(db):
+    return UserFactory(email="pablo@example.org", full_name="Pablo Ruiz", role="investor")
+
+
+@pytest.fixture
+def ngozi(db):
+    from apps.identity.models import User
+
+    return User.objects.create_superuser(
+        "ngozi@node.example", "correct horse battery staple", full_name="Ngozi Eze"
+    )

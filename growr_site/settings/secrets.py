@@ -1,0 +1,69 @@
+"""Reading secrets from the environment, Docker-secret files, or (locally) generated files.
+
+Plain Python with no Django settings access, so every settings module can use it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+MASTER_KEY_BYTES = 32
+
+
+def env_secret(name: str) -> str | None:
+    """Return the secret NAME, preferring the file named by NAME_FILE (Docker/Kubernetes secrets).
+
+    A NAME_FILE that is set but unreadable fails loudly: silently falling back to another value
+    would start a node with a key its operator did not choose.
+    """
+    file_path = os.environ.get(f"{name}_FILE", "")
+    if file_path:
+        try:
+            value = Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_path} cannot be read: {exc}") from exc
+        if not value:
+            raise ImproperlyConfigured(f"{name}_FILE={file_path} is empty")
+        return value
+    return os.environ.get(name) or None
+
+
+def local_secret(path: Path, *, generate) -> str:
+    """Return the secret kept in PATH, creating it (owner-only) on first use.
+
+    Used only by the local/embedded settings so that a newcomer's node has stable, random keys
+    without configuration, and never shares a hard-coded key with anyone else.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def new_master_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()
+
+
+def decode_master_key(value: str) -> bytes:
+    """Decode GROWR_MASTER_KEY (URL-safe base64 of 32 random bytes) or refuse to start."""
+    try:
+        key = base64.urlsafe_b64decode(value.encode())
+    except (binascii.Error, ValueError) as exc:
+        raise ImproperlyConfigured("GROWR_MASTER_KEY is not valid URL-safe base64") from exc
+    if len(key) != MASTER_KEY_BYTES:
+        raise ImproperlyConfigured(
+            f"GROWR_MASTER_KEY must decode to {MASTER_KEY_BYTES} bytes, got {len(key)}; "
+            "generate one with: python -c 'import base64,os;"
+            "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+        )
+    return key

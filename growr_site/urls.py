@@ -1,0 +1,28 @@
+"""URL map of a Growr node: the three portals, accounts, admin, API and health."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.identity import views as identity_views
+from apps.identity.urls_portals import borrow_patterns, invest_patterns, staff_patterns
+from apps.node import views as node_views
+
+urlpatterns = [
+    path("", identity_views.landing, name="landing"),
+    path("home/", identity_views.home, name="home"),
+    path("accounts/", include("apps.identity.urls")),
+    path("staff/", include(staff_patterns)),
+    path("borrow/", include(borrow_patterns)),
+    path("invest/", include(invest_patterns)),
+    path("admin/", admin.site.urls),
+    path("api/", include("apps.identity.urls_api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("health/", node_views.health, name="health"),
+]
+
+handler403 = "apps.node.views.permission_denied"
+handler404 = "apps.node.views.page_not_found"
+handler500 = "apps.node.views.server_error"

@@ -1,0 +1,9 @@
+"""WebSocket routes of the node (served by growr_site.asgi)."""
+
+from django.urls import path
+
+from apps.identity.consumers import NotificationConsumer
+
+websocket_urlpatterns = [
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
+]

@@ -1,0 +1,42 @@
+"""The demo data command creates every persona once and prints working logins."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.identity.models import Organization, Role, User
+from apps.node.demo import DEMO_PASSWORD
+
+
+def test_demo_data_is_created_once_and_logins_work(client, db, capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    call_command("seed_demo")
+    second = capsys.readouterr().out
+
+    assert User.objects.count() == 7
+    assert Organization.objects.count() == 1
+    assert first.count("(created)") == 7
+    assert second.count("(exists)") == 7
+    assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
+    for email, portal in [
+        ("admin@kijani.demo.growr.test", "/staff/"),
+        ("agent@kijani.demo.growr.test", "/staff/"),
+        ("wanjiru@demo.growr.test", "/borrow/"),
+        ("ines@demo.growr.test", "/invest/"),
+        ("operator@demo.growr.test", "/admin/"),
+    ]:
+        signed_in = client.post("/accounts/login/", {"username": email, "password": DEMO_PASSWORD})
+        assert signed_in.status_code == 302, email
+        assert client.get(portal).status_code == 200, portal
+        client.post("/accounts/logout/")
+
+
+def test_demo_data_is_refused_where_settings_forbid_it(db, settings):
+    settings.GROWR_DEMO_DATA_ALLOWED = False
+
+    with pytest.raises(CommandError, match="do not allow"):
+        call_command("seed_demo")
+    assert not User.objects.exists()
