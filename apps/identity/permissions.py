@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.urls import reverse
 from rest_framework.permissions import BasePermission
 
@@ -18,6 +20,14 @@ PORTAL_ROLES: dict[str, frozenset[str]] = {
     "invest": frozenset({Role.INVESTOR}),
 }
 ORIGINATOR_ADMIN_ONLY = frozenset({Role.ORIGINATOR_ADMIN})
+NODE_ROLE_PORTALS: dict[str, frozenset[str]] = {
+    "originator": frozenset({"staff", "borrow", "invest"}),
+    "investor": frozenset({"invest"}),
+}
+
+
+def node_serves(portal: str) -> bool:
+    return portal in NODE_ROLE_PORTALS[settings.GROWR_NODE_ROLE]
 
 
 def has_role(user, roles: Iterable[str]) -> bool:
@@ -27,7 +37,7 @@ def has_role(user, roles: Iterable[str]) -> bool:
 def portal_home_url(user) -> str:
     """Where a signed-in person lands: their own portal, or the admin site for operators."""
     for portal, roles in PORTAL_ROLES.items():
-        if has_role(user, roles):
+        if node_serves(portal) and has_role(user, roles):
             return reverse(f"{portal}:home")
     if has_role(user, {Role.NODE_OPERATOR}):
         return reverse("admin:index")
@@ -46,6 +56,24 @@ def role_required(roles: Iterable[str]) -> Callable:
             if not has_role(request.user, allowed):
                 raise PermissionDenied("Your account does not have access to this page.")
             return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def portal_required(portal: str) -> Callable:
+    """Page decorator for a portal's pages: 404 where this node does not serve the portal,
+    then the portal's role check."""
+
+    def decorator(view: Callable) -> Callable:
+        checked = role_required(PORTAL_ROLES[portal])(view)
+
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not node_serves(portal):
+                raise Http404("This node does not serve this portal.")
+            return checked(request, *args, **kwargs)
 
         return wrapped
 

@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 from . import selectors, services
 from .forms import InvitationAcceptForm, ProfileForm, RegistrationForm, StaffInvitationForm
 from .models import Role
-from .permissions import ORIGINATOR_ADMIN_ONLY, PORTAL_ROLES, portal_home_url, role_required
+from .permissions import (
+    ORIGINATOR_ADMIN_ONLY,
+    node_serves,
+    portal_home_url,
+    portal_required,
+    role_required,
+)
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -59,6 +65,8 @@ def _register(request: HttpRequest, *, role: str) -> HttpResponse:
 
 
 def register_borrower(request: HttpRequest) -> HttpResponse:
+    if not node_serves("borrow"):
+        raise Http404("This node does not take borrowers.")
     return _register(request, role=Role.BORROWER)
 
 
@@ -99,7 +107,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/profile.html", {"form": form})
 
 
-@role_required(PORTAL_ROLES["staff"])
+@portal_required("staff")
 def staff_home(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
     context = {
@@ -110,7 +118,7 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/staff_home.html", context)
 
 
-@role_required(PORTAL_ROLES["staff"])
+@portal_required("staff")
 def staff_team(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
     form = StaffInvitationForm(request.POST or None)
@@ -135,6 +143,7 @@ def staff_team(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@portal_required("staff")
 @role_required(ORIGINATOR_ADMIN_ONLY)
 def staff_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = selectors.organization_invitation(organization=request.user.organization, pk=pk)
@@ -150,6 +159,7 @@ def staff_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@portal_required("staff")
 @role_required(ORIGINATOR_ADMIN_ONLY)
 def staff_member_access(request: HttpRequest, pk: int) -> HttpResponse:
     member = selectors.organization_member(organization=request.user.organization, pk=pk)
@@ -166,11 +176,11 @@ def staff_member_access(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("staff:team")
 
 
-@role_required(PORTAL_ROLES["borrow"])
+@portal_required("borrow")
 def borrower_home(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/borrower_home.html")
 
 
-@role_required(PORTAL_ROLES["invest"])
+@portal_required("invest")
 def investor_home(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/investor_home.html")

@@ -65,10 +65,10 @@ def broker_health(url: str | None = None, transport_options: dict | None = None)
     try:
         with Connection(url, connect_timeout=CHECK_TIMEOUT_SECONDS) as connection:
             connection.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
-            transport = connection.transport_cls
+            transport = connection.transport_cls  # the URL scheme, e.g. "redis"
     except Exception as exc:  # kombu raises library-specific errors for every transport
         return ComponentHealth(False, f"broker unreachable: {exc}")
-    return ComponentHealth(True, str(transport))
+    return ComponentHealth(True, transport)
 
 
 def _file_broker_health(queue_dir: Path) -> ComponentHealth:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -27,6 +28,10 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 GROWR_NODE_NAME = env("GROWR_NODE_NAME", default="Growr node")
 GROWR_PUBLIC_URL = env("GROWR_PUBLIC_URL", default="http://127.0.0.1:8000")
+# An originator node serves all three portals; an investor node (DESIGN §9) only /invest/.
+GROWR_NODE_ROLE = env("GROWR_NODE_ROLE", default="originator")
+if GROWR_NODE_ROLE not in ("originator", "investor"):
+    raise ImproperlyConfigured("GROWR_NODE_ROLE must be 'originator' or 'investor'")
 # Which processes `manage.py runnode` starts (DESIGN §9: one image, services chosen per process).
 GROWR_SERVICES = env.list("GROWR_SERVICES", default=["web", "worker", "beat"])
 GROWR_DEMO_DATA_ALLOWED = False
@@ -100,7 +105,9 @@ TEMPLATES = [
 ]
 
 # DATABASES
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'growr.sqlite3'}")}
+# An empty DATABASE_URL means "not set", as an unset one does (compose passes empty values).
+DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'growr.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: WAL lets readers run beside the writer, IMMEDIATE
     # transactions take the write lock up front instead of failing on upgrade.

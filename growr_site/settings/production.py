@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import REDIS_URL, env
 from .secrets import decode_master_key, env_secret
 
 MIN_SECRET_KEY_LENGTH = 50
@@ -35,6 +35,11 @@ def _checked_secret_key(value: str) -> str:
 
 
 DEBUG = False
+# A production node runs on PostgreSQL and Redis: the embedded fallbacks are for one machine.
+if not env("DATABASE_URL", default=""):
+    raise ImproperlyConfigured("DATABASE_URL is not set: a production node needs it")
+if not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_URL is not set: a production node needs it")
 SECRET_KEY = _checked_secret_key(_required_secret("SECRET_KEY"))
 GROWR_MASTER_KEY = decode_master_key(_required_secret("GROWR_MASTER_KEY"))
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")

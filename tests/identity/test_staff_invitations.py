@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.identity.models import Role, StaffInvitation, User
-from apps.identity.services import staff_invitation_create
+from apps.identity.services import staff_invitation_create, staff_invitation_open
 
 
 def _invite_link(message) -> str:
@@ -88,6 +88,7 @@ def test_a_new_invitation_replaces_the_open_one(amina):
 
     first.refresh_from_db()
     assert first.revoked_at is not None
+    assert staff_invitation_open(token=first_token) is None
 
 
 def test_an_admin_cannot_invite_into_another_organization_or_an_existing_account(amina, wanjiru):

@@ -21,6 +21,8 @@ def _production_env(**overrides: str) -> dict[str, str]:
         SECRET_KEY=secrets.token_urlsafe(50),
         GROWR_MASTER_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         ALLOWED_HOSTS="node.example.org",
+        DATABASE_URL=os.environ.get("DATABASE_URL", "sqlite:////tmp/growr-deploy-check.sqlite3"),
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -53,6 +55,8 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"GROWR_MASTER_KEY": ""}, "GROWR_MASTER_KEY is not set"),
         ({"GROWR_MASTER_KEY": "dG9vIHNob3J0"}, "GROWR_MASTER_KEY must decode to 32 bytes"),
         ({"GROWR_MASTER_KEY_FILE": "/nonexistent/master.key"}, "cannot be read"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL is not set"),
+        ({"REDIS_URL": ""}, "REDIS_URL is not set"),
     ],
 )
 def test_production_refuses_to_start_without_real_secrets(overrides, message):

@@ -137,3 +137,28 @@ def test_the_configured_services_run_the_node(tmp_path):
     assert body["components"]["database"]["detail"] == expected_vendor
     if os.environ.get("REDIS_URL"):
         assert body["components"]["channel_layer"]["detail"] == "RedisChannelLayer"
+
+
+def test_when_one_process_dies_the_whole_node_stops(tmp_path):
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": "no-such-transport://",
+        "GROWR_VAR_DIR": str(tmp_path),
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "growr_site.settings.local"
+    marker = f"{uuid.uuid4().hex}"
+    env["GROWR_TEST_RUN"] = marker
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runnode", "--port", str(_free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "No such transport" in result.stdout
+    assert "sending SIGTERM to web" in result.stdout
+    assert _processes_with_marker(f"GROWR_TEST_RUN={marker}") == []
