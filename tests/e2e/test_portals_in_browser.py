@@ -41,6 +41,14 @@ def test_each_role_signs_in_and_sees_its_portal(
     screenshot("portal")
 
 
+def test_the_node_operator_signs_in_to_the_admin_site(page, node_url, screenshot, ngozi):
+    _sign_in(page, node_url, ngozi.email)
+
+    page.wait_for_url(re.compile(r"/admin/$"))
+    assert "Site administration" in page.content()
+    screenshot("admin")
+
+
 def test_a_borrower_is_refused_the_staff_dashboard(page, node_url, screenshot, wanjiru):
     _sign_in(page, node_url, wanjiru.email)
     page.wait_for_url(re.compile(r"/borrow/$"))
