@@ -14,4 +14,8 @@ def beat_schedule() -> dict:
             # A heartbeat that waited longer than its interval says nothing about the worker now.
             "options": {"expires": interval},
         },
+        "ledger-outbox-sweep": {
+            "task": "apps.ledger.tasks.outbox_sweep_task",
+            "schedule": settings.GROWR_OUTBOX_SWEEP_INTERVAL.total_seconds(),
+        },
     }

@@ -1,0 +1,209 @@
+"""Reads of the public books: ranges of blocks with their proofs, entries by key, verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import storage
+from .entries import InvalidEntry, decode_entry
+from .hypercore import flat_tree
+from .hypercore.crypto import Node, leaf_node, parent_node, tree_hash
+from .hypercore.errors import HypercoreError
+from .hypercore.heads import SignedHead as CoreHead
+from .hypercore.proofs import BlockRequest, Proof, UpgradeRequest, assemble_proof, plan_proof
+from .models import Block, BookEntry, BookKey, Log, OutboxEntry, SignedHead, TreeNode
+
+MAX_RANGE_BLOCKS = 1000
+MAX_HISTORY = 500
+
+
+class RangeError(ValueError):
+    """A requested range that the log cannot answer; the message says why."""
+
+
+def books_with_pending_entries() -> list[str]:
+    return list(
+        OutboxEntry.objects.filter(block_index__isnull=True)
+        .values_list("book", flat=True)
+        .distinct()
+        .order_by("book")
+    )
+
+
+def log_by_key(*, key_hex: str) -> Log | None:
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        return None
+    return Log.objects.filter(key=key).first() if len(key) == 32 else None
+
+
+def current_head(log: Log) -> CoreHead:
+    return CoreHead(log.length, log.fork, bytes(log.tree_hash), bytes(log.signature))
+
+
+@dataclass(frozen=True)
+class RangeWithProofs:
+    head: CoreHead
+    upgrade: Proof | None
+    blocks: list[Proof]
+
+
+def log_range(*, log: Log, start: int, end: int, since: int = 0) -> RangeWithProofs:
+    """Blocks [start, end) with what a reader who trusts length SINCE needs to verify them.
+
+    The upgrade proof takes the reader from SINCE to the current signed head; each block comes
+    with its uncles up to the head's root that covers it, so every block hashes up to a root the
+    upgrade proved (or one the reader already had).
+    """
+    length = log.length
+    if not 0 <= start < end <= length:
+        raise RangeError(f"blocks [{start}, {end}) are outside the log's {length} blocks")
+    if end - start > MAX_RANGE_BLOCKS:
+        raise RangeError(f"at most {MAX_RANGE_BLOCKS} blocks per request")
+    if not 0 <= since <= length:
+        raise RangeError(f"since must be between 0 and {length}")
+    upgrade_request = UpgradeRequest(since, length - since) if since < length else None
+    block_requests = [BlockRequest(i, _levels_to_root(i, length)) for i in range(start, end)]
+    plans = [plan_proof(length, block=r) for r in block_requests]
+    upgrade_plan = plan_proof(length, upgrade=upgrade_request) if upgrade_request else None
+    wanted = set().union(*(p.indexes() for p in plans))
+    if upgrade_plan:
+        wanted |= upgrade_plan.indexes()
+    nodes = storage.nodes_by_index(log.pk, wanted)
+    values = storage.blocks_in_range(log.pk, start, end)
+    head = current_head(log)
+
+    def node(index: int) -> Node:
+        found = nodes.get(index)
+        if found is None:
+            raise RangeError(f"node {index} is missing from storage")
+        return found
+
+    upgrade = None
+    if upgrade_plan:
+        upgrade = assemble_proof(
+            upgrade_plan,
+            node,
+            fork=log.fork,
+            block=None,
+            block_value=None,
+            upgrade=upgrade_request,
+            signature=head.signature,
+        )
+    blocks = [
+        assemble_proof(
+            plan,
+            node,
+            fork=log.fork,
+            block=request,
+            block_value=values.get(request.index),
+            upgrade=None,
+            signature=None,
+        )
+        for plan, request in zip(plans, block_requests, strict=True)
+    ]
+    return RangeWithProofs(head, upgrade, blocks)
+
+
+def _levels_to_root(index: int, length: int) -> int:
+    leaf = 2 * index
+    for root in flat_tree.full_roots(2 * length):
+        first, last = flat_tree.spans(root)
+        if first <= leaf <= last:
+            return flat_tree.depth(root)
+    raise RangeError(f"block {index} is outside the log")
+
+
+def book_entry(*, log: Log, key: str) -> tuple[int, dict] | None:
+    """The latest entry of KEY (block index and entry), or None if the book never had it."""
+    latest = BookKey.objects.filter(log=log, key=key).first()
+    if latest is None:
+        return None
+    block = Block.objects.get(log=log, index=latest.block_index)
+    return latest.block_index, decode_entry(bytes(block.data))
+
+
+def book_history(*, log: Log, key: str) -> list[tuple[int, dict]]:
+    indexes = list(
+        BookEntry.objects.filter(log=log, key=key)
+        .order_by("-block_index")
+        .values_list("block_index", flat=True)[:MAX_HISTORY]
+    )
+    blocks = Block.objects.filter(log=log, index__in=indexes).values_list("index", "data")
+    by_index = {index: decode_entry(bytes(data)) for index, data in blocks}
+    return [(i, by_index[i]) for i in indexes]
+
+
+def book_latest_entries(*, log: Log, limit: int = 20) -> list[tuple[int, dict]]:
+    blocks = Block.objects.filter(log=log).order_by("-index").values_list("index", "data")[:limit]
+    result = []
+    for index, data in blocks:
+        try:
+            result.append((index, decode_entry(bytes(data))))
+        except InvalidEntry:
+            result.append((index, {"type": "(not an entry)", "key": "", "value": None}))
+    return result
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    blocks_checked: int
+    problem: str = ""
+
+
+VERIFY_CHUNK = 5000
+
+
+def log_verify(*, log: Log) -> Verification:
+    """Re-derive the whole log from its stored blocks and check it against the stored tree, the
+    stored heads and their signatures. The first problem found is named."""
+    keys = log.core_keys
+    stored_nodes = dict(
+        TreeNode.objects.filter(log=log).values_list("index", "hash").iterator(VERIFY_CHUNK)
+    )
+    roots: list[Node] = []
+    checked = 0
+    heads = {h.length: h for h in SignedHead.objects.filter(log=log, fork=log.fork)}
+    blocks = Block.objects.filter(log=log).order_by("index").values_list("index", "data")
+    for index, data in blocks.iterator(VERIFY_CHUNK):
+        if index != checked:
+            return Verification(False, checked, f"block {checked} is missing")
+        problem = _push_verified(roots, leaf_node(2 * index, bytes(data)), stored_nodes)
+        if problem:
+            return Verification(False, checked, f"block {index}: {problem}")
+        checked += 1
+        head = heads.get(checked)
+        if head is not None:
+            problem = _check_head(keys, head, roots)
+            if problem:
+                return Verification(False, checked, problem)
+    if checked != log.length:
+        return Verification(False, checked, f"the head says {log.length} blocks, found {checked}")
+    if checked and tree_hash(roots) != bytes(log.tree_hash):
+        return Verification(False, checked, "the log's current head does not match its blocks")
+    return Verification(True, checked)
+
+
+def _push_verified(roots: list[Node], node: Node, stored: dict[int, bytes]) -> str:
+    roots.append(node)
+    while True:
+        top = roots[-1]
+        if bytes(stored.get(top.index, b"")) != top.hash:
+            kind = "leaf" if top.index % 2 == 0 else "tree node"
+            return f"stored {kind} {top.index} does not match the block data"
+        if len(roots) < 2 or roots[-2].index != flat_tree.sibling(top.index):
+            return ""
+        right, left = roots.pop(), roots.pop()
+        roots.append(parent_node(flat_tree.parent(right.index), left, right))
+
+
+def _check_head(keys, head: SignedHead, roots: list[Node]) -> str:
+    if tree_hash(roots) != bytes(head.tree_hash):
+        return f"the signed head at length {head.length} does not match the blocks"
+    try:
+        CoreHead(head.length, head.fork, bytes(head.tree_hash), bytes(head.signature)).verify(keys)
+    except HypercoreError:
+        return f"the signature of the head at length {head.length} does not verify"
+    return ""

@@ -1,0 +1,178 @@
+"""Writes to the public books: creating logs, appending signed batches, publishing entries.
+
+Appending a batch is one transaction and one signature. Appends to one log are serialized by a
+row lock on the log, across every process of the node, so two appends never sign the same length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from . import storage
+from .entries import encode_entry
+from .hypercore import flat_tree
+from .hypercore.crypto import discovery_key, key_pair
+from .hypercore.heads import SignedHead as CoreHead
+from .hypercore.signing import LogKeys, Mode, sign
+from .hypercore.tree import TreeBatch
+from .models import Book, BookEntry, BookKey, Log, OutboxEntry, SignedHead
+from .sealing import seal, unseal
+
+MAX_APPEND_BLOCKS = 10_000
+
+
+class LogTampered(Exception):
+    """Stored data does not match the log's signed tree; nothing more is appended to it."""
+
+
+@transaction.atomic
+def log_for_book(*, book: str) -> Log:
+    """The node's log of BOOK, created with a fresh key pair on first use."""
+    if book not in Book.values:
+        raise ValueError(f"unknown book {book!r}")
+    log = Log.objects.filter(book=book).first()
+    if log is not None:
+        return log
+    pair = key_pair()
+    keys = LogKeys.for_public_key(pair.public_key, Mode.MANIFEST)
+    empty = TreeBatch([], 0, 0)
+    log, _ = Log.objects.get_or_create(
+        book=book,
+        defaults={
+            "key": keys.key,
+            "discovery_key": discovery_key(keys.key),
+            "public_key": pair.public_key,
+            "sealed_secret_key": seal(pair.secret_key),
+            "tree_hash": empty.tree_hash(),
+        },
+    )
+    return log
+
+
+@transaction.atomic
+def log_append(*, log: Log, blocks: Sequence[bytes]) -> CoreHead:
+    """Append BLOCKS to LOG as one signed batch; return the new signed head."""
+    if not blocks:
+        raise ValueError("nothing to append")
+    if len(blocks) > MAX_APPEND_BLOCKS:
+        raise ValueError(f"at most {MAX_APPEND_BLOCKS} blocks per batch")
+    locked = Log.objects.select_for_update().get(pk=log.pk)
+    batch = _batch_at_head(locked)
+    first = batch.length
+    batch.append_all(bytes(b) for b in blocks)
+    head = _sign_head(locked, batch)
+    storage.insert_blocks(locked.pk, first, blocks)
+    storage.insert_nodes(locked.pk, batch.nodes)
+    SignedHead.objects.create(
+        log=locked,
+        length=head.length,
+        fork=head.fork,
+        tree_hash=head.tree_hash,
+        signature=head.signature,
+    )
+    Log.objects.filter(pk=locked.pk).update(
+        length=batch.length,
+        byte_length=batch.byte_length,
+        tree_hash=head.tree_hash,
+        signature=head.signature,
+    )
+    log.length, log.byte_length = batch.length, batch.byte_length
+    log.tree_hash, log.signature = head.tree_hash, head.signature
+    return head
+
+
+def _batch_at_head(log: Log) -> TreeBatch:
+    root_indexes = flat_tree.full_roots(2 * log.length)
+    nodes = storage.nodes_by_index(log.pk, root_indexes)
+    if len(nodes) != len(root_indexes):
+        raise LogTampered(f"{log.book}: roots of length {log.length} are missing from storage")
+    batch = TreeBatch.from_roots([nodes[i] for i in root_indexes], fork=log.fork)
+    if batch.tree_hash() != bytes(log.tree_hash):
+        raise LogTampered(f"{log.book}: stored roots do not hash to the signed head")
+    return batch
+
+
+def _sign_head(log: Log, batch: TreeBatch) -> CoreHead:
+    tree = batch.tree_hash()
+    signature = sign(
+        log.core_keys, unseal(bytes(log.sealed_secret_key)), tree, batch.length, batch.fork
+    )
+    return CoreHead(batch.length, batch.fork, tree, signature)
+
+
+def book_publish(*, book: str, entry_type: str, version: int, key: str, value) -> OutboxEntry:
+    """Publish an entry to BOOK from inside the caller's transaction (transactional outbox).
+
+    The entry is validated against its schema now; it is appended after the caller commits
+    (see outbox_flush), and never if the caller rolls back.
+    """
+    data = encode_entry(book=book, entry_type=entry_type, version=version, key=key, value=value)
+    log = log_for_book(book=book)
+    # Holding the log row until the caller commits makes id order the commit order.
+    Log.objects.select_for_update().filter(pk=log.pk).exists()
+    entry = OutboxEntry.objects.create(book=book, key=key, entry_type=entry_type, data=data)
+    transaction.on_commit(lambda: _schedule_flush(book))
+    return entry
+
+
+def _schedule_flush(book: str) -> None:
+    from .tasks import outbox_flush_task
+
+    outbox_flush_task.delay(book)
+
+
+OUTBOX_BATCH = 1000
+
+
+def outbox_flush(*, book: str) -> int:
+    """Append every committed, unappended outbox entry of BOOK, in order; return how many."""
+    appended = 0
+    while True:
+        with transaction.atomic():
+            log = log_for_book(book=book)
+            Log.objects.select_for_update().filter(pk=log.pk).exists()
+            pending = list(
+                OutboxEntry.objects.filter(book=book, block_index__isnull=True).order_by("id")[
+                    :OUTBOX_BATCH
+                ]
+            )
+            if not pending:
+                return appended
+            log.refresh_from_db()
+            first = log.length
+            log_append(log=log, blocks=[bytes(e.data) for e in pending])
+            _index_entries(log, first, pending)
+            for offset, entry in enumerate(pending):
+                entry.block_index = first + offset
+            OutboxEntry.objects.bulk_update(pending, ["block_index"])
+            appended += len(pending)
+
+
+def _index_entries(log: Log, first: int, pending: Sequence[OutboxEntry]) -> None:
+    from .entries import decode_entry
+
+    rows = []
+    for offset, entry in enumerate(pending):
+        decoded = decode_entry(bytes(entry.data))
+        rows.append(
+            BookEntry(
+                log=log,
+                block_index=first + offset,
+                key=entry.key,
+                entry_type=entry.entry_type,
+                is_deletion=decoded["value"] is None,
+            )
+        )
+    BookEntry.objects.bulk_create(rows)
+    latest = {row.key: row for row in rows}
+    BookKey.objects.bulk_create(
+        [
+            BookKey(log=log, key=k, block_index=r.block_index, is_deleted=r.is_deletion)
+            for k, r in latest.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["log", "key"],
+        update_fields=["block_index", "is_deleted"],
+    )
