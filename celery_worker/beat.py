@@ -14,6 +14,10 @@ def beat_schedule() -> dict:
             # A heartbeat that waited longer than its interval says nothing about the worker now.
             "options": {"expires": interval},
         },
+        "ledger-node-profile": {
+            "task": "apps.ledger.tasks.node_profile_sync_task",
+            "schedule": 60.0,
+        },
         "ledger-outbox-sweep": {
             "task": "apps.ledger.tasks.outbox_sweep_task",
             "schedule": settings.GROWR_OUTBOX_SWEEP_INTERVAL.total_seconds(),

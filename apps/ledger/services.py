@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from . import storage
-from .entries import encode_entry
+from .entries import decode_entry, encode_entry
 from .hypercore import flat_tree
 from .hypercore.crypto import discovery_key, key_pair
 from .hypercore.heads import SignedHead as CoreHead
@@ -102,6 +102,7 @@ def _sign_head(log: Log, batch: TreeBatch) -> CoreHead:
     return CoreHead(batch.length, batch.fork, tree, signature)
 
 
+@transaction.atomic
 def book_publish(*, book: str, entry_type: str, version: int, key: str, value) -> OutboxEntry:
     """Publish an entry to BOOK from inside the caller's transaction (transactional outbox).
 
@@ -113,7 +114,9 @@ def book_publish(*, book: str, entry_type: str, version: int, key: str, value) -
     # Holding the log row until the caller commits makes id order the commit order.
     Log.objects.select_for_update().filter(pk=log.pk).exists()
     entry = OutboxEntry.objects.create(book=book, key=key, entry_type=entry_type, data=data)
-    transaction.on_commit(lambda: _schedule_flush(book))
+    # robust: a broker that is down must not fail the caller's committed change; beat's sweep
+    # appends the entry later.
+    transaction.on_commit(lambda: _schedule_flush(book), robust=True)
     return entry
 
 
@@ -151,8 +154,6 @@ def outbox_flush(*, book: str) -> int:
 
 
 def _index_entries(log: Log, first: int, pending: Sequence[OutboxEntry]) -> None:
-    from .entries import decode_entry
-
     rows = []
     for offset, entry in enumerate(pending):
         decoded = decode_entry(bytes(entry.data))
@@ -176,3 +177,30 @@ def _index_entries(log: Log, first: int, pending: Sequence[OutboxEntry]) -> None
         unique_fields=["log", "key"],
         update_fields=["block_index", "is_deleted"],
     )
+
+
+def node_profile_sync(*, name: str, url: str, role: str, trusted_issuers: Sequence[str]) -> bool:
+    """Publish the node's profile (its books' keys included) if it changed; True if published."""
+    books = [
+        {"book": log.book, "key": bytes(log.key).hex()}
+        for log in (log_for_book(book=book) for book in Book.values)
+    ]
+    profile = {
+        "name": name,
+        "role": role,
+        "url": url,
+        "books": books,
+        "trusted_issuers": list(trusted_issuers),
+    }
+    with transaction.atomic():
+        pending = OutboxEntry.objects.filter(book=Book.NODE_PROFILE).order_by("-id").first()
+        if pending is not None and decode_entry(bytes(pending.data))["value"] == profile:
+            return False
+        book_publish(
+            book=Book.NODE_PROFILE,
+            entry_type="growr/node-profile",
+            version=1,
+            key="profile",
+            value=profile,
+        )
+    return True

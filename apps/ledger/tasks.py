@@ -17,3 +17,17 @@ def outbox_sweep_task() -> int:
     from .services import outbox_flush
 
     return sum(outbox_flush(book=book) for book in books_with_pending_entries())
+
+
+@shared_task
+def node_profile_sync_task() -> bool:
+    from django.conf import settings
+
+    from .services import node_profile_sync
+
+    return node_profile_sync(
+        name=settings.GROWR_NODE_NAME,
+        url=settings.GROWR_PUBLIC_URL,
+        role=settings.GROWR_NODE_ROLE,
+        trusted_issuers=settings.GROWR_TRUSTED_ISSUERS,
+    )

@@ -42,6 +42,8 @@ GROWR_WORKER_HEARTBEAT_MAX_AGE = timedelta(
 GROWR_WORKER_HEARTBEAT_INTERVAL = timedelta(
     seconds=env.int("GROWR_WORKER_HEARTBEAT_INTERVAL", default=15)
 )
+# DIDs of credential issuers this node trusts besides its own organizations (public profile).
+GROWR_TRUSTED_ISSUERS = env.list("GROWR_TRUSTED_ISSUERS", default=[])
 # How often beat appends outbox entries whose flush task was lost (a worker died mid-way).
 GROWR_OUTBOX_SWEEP_INTERVAL = timedelta(seconds=env.int("GROWR_OUTBOX_SWEEP_INTERVAL", default=10))
 GROWR_STAFF_INVITATION_TTL = timedelta(days=env.int("GROWR_STAFF_INVITATION_DAYS", default=7))

@@ -14,3 +14,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that processes a test starts (worker, web server) share the database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_growr.sqlite3")}
+# Tasks sent after a commit run at once, in the test's process; the process tests start real
+# workers with the local settings.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
