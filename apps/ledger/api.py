@@ -1,0 +1,168 @@
+"""The public read API of the books: no login, everything a reader needs to verify what it gets.
+
+Binary values (keys, hashes, signatures, block values) are lowercase hex, and proofs have the
+JSON shape of the Hypercore vectors (`{"fork", "block": {...}, "upgrade": {...}}`).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors
+from .entries import KEY_RE
+from .hypercore.proofs import Proof
+from .models import Log
+
+
+def _node(node) -> dict:
+    return {"index": node.index, "size": node.size, "hash": node.hash.hex()}
+
+
+def proof_json(proof: Proof) -> dict:
+    data: dict = {"fork": proof.fork}
+    if proof.block is not None:
+        data["block"] = {
+            "index": proof.block.index,
+            "value": proof.block.value.hex(),
+            "nodes": [_node(n) for n in proof.block.nodes],
+        }
+    if proof.upgrade is not None:
+        up = proof.upgrade
+        data["upgrade"] = {
+            "start": up.start,
+            "length": up.length,
+            "nodes": [_node(n) for n in up.nodes],
+            "additionalNodes": [_node(n) for n in up.additional_nodes],
+            "signature": up.signature.hex(),
+        }
+    return data
+
+
+def log_json(log: Log) -> dict:
+    return {
+        "book": log.book,
+        "key": bytes(log.key).hex(),
+        "discovery_key": bytes(log.discovery_key).hex(),
+        "public_key": bytes(log.public_key).hex(),
+        "manifest": "hypercore/v1 single signer (ed25519, blake2b)",
+        "length": log.length,
+        "byte_length": log.byte_length,
+        "head": {
+            "length": log.length,
+            "fork": log.fork,
+            "tree_hash": bytes(log.tree_hash).hex(),
+            "signature": bytes(log.signature).hex(),
+        },
+    }
+
+
+class PublicApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def log_or_404(self, key: str) -> Log:
+        log = selectors.log_by_key(key_hex=key)
+        if log is None:
+            raise NotFound("No book with this key on this node (keys are 64 hex characters).")
+        return log
+
+
+class BookListApi(PublicApi):
+    @extend_schema(
+        summary="The node's public books with their keys and signed heads",
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        return Response({"books": [log_json(log) for log in Log.objects.order_by("book")]})
+
+
+class BookDetailApi(PublicApi):
+    @extend_schema(
+        summary="One book: key, discovery key, signed head", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request, key: str):
+        return Response(log_json(self.log_or_404(key)))
+
+
+class BlockRangeInput(serializers.Serializer):
+    start = serializers.IntegerField(min_value=0)
+    end = serializers.IntegerField(min_value=1)
+    since = serializers.IntegerField(min_value=0, default=0)
+
+
+class BlockRangeApi(PublicApi):
+    @extend_schema(
+        summary="Blocks [start, end) with proofs against the current signed head",
+        description=(
+            "`upgrade` proves the head for a reader who trusts length `since` (0: nothing); each "
+            "entry of `blocks` is a block proof whose uncles reach a root of that head. At most "
+            f"{selectors.MAX_RANGE_BLOCKS} blocks per request."
+        ),
+        parameters=[
+            OpenApiParameter("start", int, required=True),
+            OpenApiParameter("end", int, required=True),
+            OpenApiParameter("since", int, required=False),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, key: str):
+        log = self.log_or_404(key)
+        query = BlockRangeInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            answer = selectors.log_range(log=log, **query.validated_data)
+        except selectors.RangeError as exc:
+            raise ValidationError({"range": [str(exc)]}) from exc
+        return Response(
+            {
+                "key": bytes(log.key).hex(),
+                "head": log_json(log)["head"],
+                "upgrade": proof_json(answer.upgrade) if answer.upgrade else None,
+                "blocks": [proof_json(p) for p in answer.blocks],
+            }
+        )
+
+
+def _entry_key(request) -> str:
+    entry_key = request.query_params.get("key", "")
+    if not KEY_RE.fullmatch(entry_key):
+        raise ValidationError({"key": ["Give the entry key as ?key=… (a-z, 0-9, and :._/-)."]})
+    return entry_key
+
+
+ENTRY_KEY_PARAMETER = OpenApiParameter("key", str, required=True, description="entry key")
+
+
+class EntryApi(PublicApi):
+    @extend_schema(
+        summary="The latest entry of a key in a book",
+        parameters=[ENTRY_KEY_PARAMETER],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, key: str):
+        log = self.log_or_404(key)
+        found = selectors.book_entry(log=log, key=_entry_key(request))
+        if found is None:
+            raise NotFound("This book has no entry with this key.")
+        block_index, entry = found
+        return Response({"block": block_index, "entry": entry})
+
+
+class EntryHistoryApi(PublicApi):
+    @extend_schema(
+        summary="Every version of a key in a book, newest first",
+        parameters=[ENTRY_KEY_PARAMETER],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, key: str):
+        log = self.log_or_404(key)
+        history = selectors.book_history(log=log, key=_entry_key(request))
+        if not history:
+            raise NotFound("This book has no entry with this key.")
+        return Response({"history": [{"block": i, "entry": e} for i, e in history]})
