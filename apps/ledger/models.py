@@ -37,6 +37,8 @@ class Log(models.Model):
     fork = models.BigIntegerField(default=0)
     tree_hash = models.BinaryField(max_length=32)
     signature = models.BinaryField(max_length=68, default=b"")
+    # The head's roots (hypercore.tree.pack_roots), so an append reads them with its row lock.
+    roots = models.BinaryField(default=b"")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -52,12 +54,11 @@ class Log(models.Model):
 
 
 class Block(models.Model):
+    # (log, index) is the key: one B-tree per table instead of two keeps bulk appends fast.
+    pk = models.CompositePrimaryKey("log", "index")
     log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="blocks")
     index = models.BigIntegerField()
     data = models.BinaryField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["log", "index"], name="block_log_index")]
 
     def __str__(self) -> str:
         return f"block {self.index}"
@@ -66,13 +67,11 @@ class Block(models.Model):
 class TreeNode(models.Model):
     """A node of the flat-tree: leaves at even indexes, parents at odd ones."""
 
+    pk = models.CompositePrimaryKey("log", "index")
     log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="tree_nodes")
     index = models.BigIntegerField()
     size = models.BigIntegerField()
     hash = models.BinaryField(max_length=32)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["log", "index"], name="treenode_log_index")]
 
     def __str__(self) -> str:
         return f"node {self.index}"

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import storage
 from .entries import decode_entry, encode_entry
-from .hypercore import flat_tree
 from .hypercore.crypto import discovery_key, key_pair
 from .hypercore.heads import SignedHead as CoreHead
 from .hypercore.signing import LogKeys, Mode, sign
-from .hypercore.tree import TreeBatch
-from .models import Book, BookEntry, BookKey, Log, OutboxEntry, SignedHead
+from .hypercore.tree import TreeBatch, pack_roots, unpack_roots
+from .models import Book, BookEntry, BookKey, Log, OutboxEntry
 from .sealing import seal, unseal
 
 MAX_APPEND_BLOCKS = 10_000
@@ -58,47 +58,35 @@ def log_append(*, log: Log, blocks: Sequence[bytes]) -> CoreHead:
         raise ValueError("nothing to append")
     if len(blocks) > MAX_APPEND_BLOCKS:
         raise ValueError(f"at most {MAX_APPEND_BLOCKS} blocks per batch")
-    locked = Log.objects.select_for_update().get(pk=log.pk)
-    batch = _batch_at_head(locked)
+    current = storage.lock_head(log.pk)
+    batch = TreeBatch.from_roots(unpack_roots(current["roots"]), fork=current["fork"])
+    if batch.length != current["length"] or batch.tree_hash() != current["tree_hash"]:
+        raise LogTampered(f"{log.book}: the stored roots do not match the signed head")
     first = batch.length
     batch.append_all(bytes(b) for b in blocks)
-    head = _sign_head(locked, batch)
-    storage.insert_blocks(locked.pk, first, blocks)
-    storage.insert_nodes(locked.pk, batch.nodes)
-    SignedHead.objects.create(
-        log=locked,
-        length=head.length,
-        fork=head.fork,
-        tree_hash=head.tree_hash,
-        signature=head.signature,
-    )
-    Log.objects.filter(pk=locked.pk).update(
-        length=batch.length,
+    head = _sign_head(log, batch, current["sealed_secret_key"])
+    storage.write_append(
+        log_id=log.pk,
+        first_index=first,
+        blocks=blocks,
+        nodes=batch.nodes,
+        head=head,
         byte_length=batch.byte_length,
-        tree_hash=head.tree_hash,
-        signature=head.signature,
+        roots=pack_roots(batch.roots),
+        signed_at=timezone.now(),
     )
     log.length, log.byte_length = batch.length, batch.byte_length
-    log.tree_hash, log.signature = head.tree_hash, head.signature
+    log.tree_hash, log.signature, log.roots = (
+        head.tree_hash,
+        head.signature,
+        pack_roots(batch.roots),
+    )
     return head
 
 
-def _batch_at_head(log: Log) -> TreeBatch:
-    root_indexes = flat_tree.full_roots(2 * log.length)
-    nodes = storage.nodes_by_index(log.pk, root_indexes)
-    if len(nodes) != len(root_indexes):
-        raise LogTampered(f"{log.book}: roots of length {log.length} are missing from storage")
-    batch = TreeBatch.from_roots([nodes[i] for i in root_indexes], fork=log.fork)
-    if batch.tree_hash() != bytes(log.tree_hash):
-        raise LogTampered(f"{log.book}: stored roots do not hash to the signed head")
-    return batch
-
-
-def _sign_head(log: Log, batch: TreeBatch) -> CoreHead:
+def _sign_head(log: Log, batch: TreeBatch, sealed_secret_key: bytes) -> CoreHead:
     tree = batch.tree_hash()
-    signature = sign(
-        log.core_keys, unseal(bytes(log.sealed_secret_key)), tree, batch.length, batch.fork
-    )
+    signature = sign(log.core_keys, unseal(sealed_secret_key), tree, batch.length, batch.fork)
     return CoreHead(batch.length, batch.fork, tree, signature)
 
 

@@ -123,3 +123,16 @@ def test_the_current_head_signature_is_what_readers_check(projects_log):
 
     with pytest.raises(HypercoreError):
         _verify_range(projects_log, 0, 3)
+
+
+def test_a_large_batch_of_arbitrary_bytes_round_trips():
+    # Large batches take the bulk (COPY) path on PostgreSQL; bytes that mean something to COPY's
+    # text format must come back unchanged.
+    log = log_for_book(book=Book.FUNDING)
+    blocks = [bytes([i % 256, 9, 10, 92, 0, 255]) * (i % 5 + 1) for i in range(300)]
+
+    log_append(log=log, blocks=blocks)
+
+    assert log_verify(log=log).ok
+    answer, _ = _verify_range(log, 0, 300)
+    assert [bytes(p.block.value) for p in answer.blocks] == blocks

@@ -6,11 +6,14 @@ computes. A log's roots are the nodes at `flat_tree.full_roots(2 * length)`.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import flat_tree
 from .crypto import Node, leaf_node, parent_node, tree_hash
+
+_PACKED_ROOT = struct.Struct("<QQ32s")
 
 # hypercore's MAX_SUGGESTED_BLOCK_SIZE: larger blocks do not replicate smoothly.
 MAX_BLOCK_BYTES = 15 * 1024 * 1024
@@ -57,3 +60,13 @@ class TreeBatch:
             merged = parent_node(flat_tree.parent(right.index), left, right)
             self.nodes.append(merged)
             self.roots.append(merged)
+
+
+def pack_roots(roots: Iterable[Node]) -> bytes:
+    return b"".join(_PACKED_ROOT.pack(r.index, r.size, r.hash) for r in roots)
+
+
+def unpack_roots(data: bytes) -> list[Node]:
+    if len(data) % _PACKED_ROOT.size:
+        raise ValueError("packed roots have a partial entry")
+    return [Node(*fields) for fields in _PACKED_ROOT.iter_unpack(data)]
