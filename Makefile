@@ -13,6 +13,7 @@ run: install migrate demo  ## set up and run the node (web, worker, beat) on htt
 test: install-dev  ## set up and run the whole test suite: lint, format check, pytest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
 
 lint: install-dev
