@@ -19,6 +19,8 @@ class Role(models.TextChoices):
 
 STAFF_ROLES = frozenset({Role.ORIGINATOR_ADMIN, Role.ORIGINATOR_AGENT})
 SELF_REGISTRATION_ROLES = frozenset({Role.BORROWER, Role.INVESTOR})
+# Sorted, so the migration that holds the constraint is the same in every process.
+STAFF_ROLE_VALUES = sorted(r.value for r in STAFF_ROLES)
 
 
 class Organization(models.Model):
@@ -81,8 +83,8 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 name="staff_role_has_organization",
                 condition=(
-                    Q(role__in=[r.value for r in STAFF_ROLES], organization__isnull=False)
-                    | (~Q(role__in=[r.value for r in STAFF_ROLES]) & Q(organization__isnull=True))
+                    Q(role__in=STAFF_ROLE_VALUES, organization__isnull=False)
+                    | (~Q(role__in=STAFF_ROLE_VALUES) & Q(organization__isnull=True))
                 ),
             )
         ]
