@@ -75,6 +75,7 @@ class PublicApi(APIView):
 
 class BookListApi(PublicApi):
     @extend_schema(
+        operation_id="books_list",
         summary="The node's public books with their keys and signed heads",
         responses=OpenApiTypes.OBJECT,
     )
@@ -98,6 +99,7 @@ class BlockRangeInput(serializers.Serializer):
 
 class BlockRangeApi(PublicApi):
     @extend_schema(
+        operation_id="book_blocks",
         summary="Blocks [start, end) with proofs against the current signed head",
         description=(
             "`upgrade` proves the head for a reader who trusts length `since` (0: nothing); each "
@@ -141,6 +143,7 @@ ENTRY_KEY_PARAMETER = OpenApiParameter("key", str, required=True, description="e
 
 class EntryApi(PublicApi):
     @extend_schema(
+        operation_id="book_entry",
         summary="The latest entry of a key in a book",
         parameters=[ENTRY_KEY_PARAMETER],
         responses=OpenApiTypes.OBJECT,
@@ -156,6 +159,7 @@ class EntryApi(PublicApi):
 
 class EntryHistoryApi(PublicApi):
     @extend_schema(
+        operation_id="book_history",
         summary="Every version of a key in a book, newest first",
         parameters=[ENTRY_KEY_PARAMETER],
         responses=OpenApiTypes.OBJECT,
