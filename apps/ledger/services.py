@@ -17,7 +17,7 @@ from .hypercore.crypto import discovery_key, key_pair
 from .hypercore.heads import SignedHead as CoreHead
 from .hypercore.signing import LogKeys, Mode, sign
 from .hypercore.tree import TreeBatch, pack_roots, unpack_roots
-from .models import Book, BookEntry, BookKey, Log, OutboxEntry
+from .models import Block, Book, BookEntry, BookKey, Log, OutboxEntry
 from .sealing import seal, unseal
 
 MAX_APPEND_BLOCKS = 10_000
@@ -192,3 +192,50 @@ def node_profile_sync(*, name: str, url: str, role: str, trusted_issuers: Sequen
             value=profile,
         )
     return True
+
+
+@transaction.atomic
+def book_index_rebuild(*, log: Log, apply: bool) -> list[str]:
+    """Derive the key/value index of LOG from its blocks alone and compare it with the stored
+    one; with APPLY, replace the stored index. Returns the differences found."""
+    Log.objects.select_for_update().filter(pk=log.pk).exists()
+    derived: list[BookEntry] = []
+    for index, data in (
+        Block.objects.filter(log=log).order_by("index").values_list("index", "data").iterator()
+    ):
+        entry = decode_entry(bytes(data))
+        derived.append(
+            BookEntry(
+                log=log,
+                block_index=index,
+                key=entry["key"],
+                entry_type=entry["type"],
+                is_deletion=entry["value"] is None,
+            )
+        )
+    stored = {
+        (e.block_index, e.key, e.entry_type, e.is_deletion)
+        for e in BookEntry.objects.filter(log=log)
+    }
+    wanted = {(e.block_index, e.key, e.entry_type, e.is_deletion) for e in derived}
+    latest = {e.key: (e.block_index, e.is_deletion) for e in derived}
+    stored_keys = {k.key: (k.block_index, k.is_deleted) for k in BookKey.objects.filter(log=log)}
+    differences = [f"block {b}: index says {k!r}, log does not" for b, k, *_ in stored - wanted]
+    differences += [f"block {b}: log has {k!r}, index does not" for b, k, *_ in wanted - stored]
+    differences += [
+        f"key {key!r}: index points at block {stored_keys.get(key, ('none',))[0]}, "
+        f"log's latest is {block}"
+        for key, (block, _) in latest.items()
+        if stored_keys.get(key, (None,))[0] != block
+    ]
+    differences += [
+        f"key {k!r}: in the index but not in the log" for k in stored_keys.keys() - latest.keys()
+    ]
+    if apply and differences:
+        BookKey.objects.filter(log=log).delete()
+        BookEntry.objects.filter(log=log).delete()
+        BookEntry.objects.bulk_create(derived)
+        BookKey.objects.bulk_create(
+            BookKey(log=log, key=k, block_index=b, is_deleted=d) for k, (b, d) in latest.items()
+        )
+    return sorted(differences)
