@@ -40,7 +40,7 @@ def book_verify(request: HttpRequest, book: str) -> HttpResponse:
     if result.ok:
         messages.success(
             request,
-            f"{log.get_book_display()}: all {result.blocks_checked} blocks, their tree and "
+            f"{log.get_book_display()}: {result.blocks_checked} block(s), their tree and "
             "every signed head verify.",
         )
     else:

@@ -165,27 +165,11 @@ def _add_upgrade_node(plan: ProofPlan, block, index: int, sub_tree: int) -> None
 
 
 def _connecting_nodes(start: int, end: int) -> list[int]:
-    """The nodes that grow the roots of leaf end START into those of END (additionalNodes)."""
-    nodes: list[int] | None = [] if start == 0 else None
-    cursor = flat_tree.TreeCursor(0)
-    while cursor.full_root(end):
-        if cursor.index + cursor.factor // 2 < start:
-            pass
-        elif nodes is None and cursor.contains(start - 2):
-            nodes = []
-            root, target = cursor.index, start - 2
-            cursor.seek(target)
-            while cursor.index != root:
-                cursor.sibling()
-                if cursor.index > target:
-                    nodes.append(cursor.index)
-                cursor.parent()
-        else:
-            if nodes is None:
-                nodes = []
-            nodes.append(cursor.index)
-        cursor.next_tree()
-    return nodes or []
+    """The nodes that grow the roots of leaf end START into those of END (additionalNodes):
+    an upgrade plan with no block in it."""
+    plan = ProofPlan()
+    _plan_upgrade(plan, None, start, end, sub_tree=end)
+    return plan.upgrade or []
 
 
 def assemble_proof(
