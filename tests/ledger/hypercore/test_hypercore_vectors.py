@@ -12,7 +12,7 @@ from apps.ledger.hypercore.vectors import VectorMismatch, check_vectors
 
 HERE = Path(__file__).resolve().parent
 # The team's shared vectors sit beside the repository; a copy travels with it for other clones.
-SHARED_VECTORS = HERE.parents[3].parent / "shared" / "vectors" / "hypercore-v11.json"
+SHARED_VECTORS = HERE.parents[3] / "shared" / "vectors" / "hypercore-v11.json"
 VENDORED_VECTORS = HERE / "data" / "hypercore-v11.json"
 
 
