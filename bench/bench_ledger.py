@@ -1,7 +1,8 @@
 """Benchmark: the ledger's signed logs in PostgreSQL beside the real hypercore@11.37.1.
 
 Appends 200-byte JSON entries in batches of 1000 and 100 (BENCH_TOTAL entries each) and one by
-one (BENCH_SINGLE appends, each a durable commit: no fsync or synchronous_commit shortcuts), then
+one (BENCH_SINGLE appends), each batch a durable commit (no fsync or synchronous_commit
+shortcuts), through one writer lease per log as the outbox flusher holds it; then
 reads the 1000-batch log back 1000 blocks at a time with the proofs a reader needs (what
 /api/books/<key>/blocks/ serves, JSON included). The reference runs in the same process tree on
 the same machine: bench/hypercore_reference/reference.mjs (npm install there first; `make bench`
@@ -66,7 +67,7 @@ def _setup_django() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE ledger_block, ledger_treenode, ledger_signedhead, ledger_bookentry, "
+            "TRUNCATE ledger_block, ledger_signedhead, ledger_bookentry, "
             "ledger_bookkey, ledger_outboxentry, ledger_log"
         )
 
@@ -91,13 +92,15 @@ def _reference() -> dict:
 
 
 def _append_rate(book: str, batch_size: int, total: int) -> float:
-    from apps.ledger.services import log_append, log_for_book
+    """Appends through one writer lease, as the outbox flusher does; each append commits."""
+    from apps.ledger.services import log_for_book, log_writer
 
     log = log_for_book(book=book)
     batch = [ENTRY] * batch_size
     started = time.perf_counter()
-    for _ in range(0, total, batch_size):
-        log_append(log=log, blocks=batch)
+    with log_writer(log=log) as writer:
+        for _ in range(0, total, batch_size):
+            writer.append(batch)
     return total / (time.perf_counter() - started)
 
 

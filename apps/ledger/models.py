@@ -1,8 +1,8 @@
 """Storage of the public books: Hypercore-compatible signed logs in the node's database.
 
 A `Log` is one Hypercore (its key, its signing key sealed under the node master key, and its
-current signed head). Its blocks, Merkle tree nodes and every signed head are rows keyed by
-(log, index), so reading block i with its proof is an index lookup, not a scan.
+current signed head). Its blocks (each with the tree nodes it created) and every signed head are
+rows keyed by log and index, so reading block i with its proof is an index lookup, not a scan.
 """
 
 from __future__ import annotations
@@ -54,33 +54,31 @@ class Log(models.Model):
 
 
 class Block(models.Model):
-    # (log, index) is the key: one B-tree per table instead of two keeps bulk appends fast.
+    """Block i of a log, with the Merkle tree nodes that appending it created.
+
+    `nodes` is its record (hypercore.tree.NODE_RECORD, 40 bytes each): the leaf 2i, then each
+    parent whose rightmost leaf is 2i, by depth. Every node of the tree lives in exactly one
+    record, so a node is found by its block (hypercore.tree.node_location), and an append writes
+    one row per block instead of one per block and one per node.
+    """
+
+    # (log, index) is the key: one B-tree per table keeps bulk appends fast.
     pk = models.CompositePrimaryKey("log", "index")
-    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="blocks")
+    # The key's leading column serves lookups by log: no second index to maintain per append.
+    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="blocks", db_index=False)
     index = models.BigIntegerField()
     data = models.BinaryField()
+    nodes = models.BinaryField()
 
     def __str__(self) -> str:
         return f"block {self.index}"
 
 
-class TreeNode(models.Model):
-    """A node of the flat-tree: leaves at even indexes, parents at odd ones."""
-
-    pk = models.CompositePrimaryKey("log", "index")
-    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="tree_nodes")
-    index = models.BigIntegerField()
-    size = models.BigIntegerField()
-    hash = models.BinaryField(max_length=32)
-
-    def __str__(self) -> str:
-        return f"node {self.index}"
-
-
 class SignedHead(models.Model):
     """Every head the writer signed: readers verify ranges against any of them."""
 
-    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="heads")
+    # head_log_fork_length serves lookups by log.
+    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="heads", db_index=False)
     length = models.BigIntegerField()
     fork = models.BigIntegerField()
     tree_hash = models.BinaryField(max_length=32)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from . import storage
 from .entries import InvalidEntry, decode_entry
 from .hypercore import flat_tree
-from .hypercore.crypto import Node, leaf_node, parent_node, tree_hash
+from .hypercore.crypto import Node, tree_hash
 from .hypercore.errors import HypercoreError
 from .hypercore.heads import SignedHead as CoreHead
 from .hypercore.proofs import BlockRequest, Proof, UpgradeRequest, assemble_proof, plan_proof
-from .models import Block, BookEntry, BookKey, Log, OutboxEntry, SignedHead, TreeNode
+from .hypercore.tree import NODE_RECORD, TreeBatch, block_record_nodes
+from .models import Block, BookEntry, BookKey, Log, OutboxEntry, SignedHead
 
 MAX_RANGE_BLOCKS = 1000
 MAX_HISTORY = 500
@@ -160,43 +161,40 @@ def log_verify(*, log: Log) -> Verification:
     """Re-derive the whole log from its stored blocks and check it against the stored tree, the
     stored heads and their signatures. The first problem found is named."""
     keys = log.core_keys
-    stored_nodes = dict(
-        TreeNode.objects.filter(log=log).values_list("index", "hash").iterator(VERIFY_CHUNK)
-    )
-    roots: list[Node] = []
-    checked = 0
     heads = {h.length: h for h in SignedHead.objects.filter(log=log, fork=log.fork)}
-    blocks = Block.objects.filter(log=log).order_by("index").values_list("index", "data")
-    for index, data in blocks.iterator(VERIFY_CHUNK):
-        if index != checked:
-            return Verification(False, checked, f"block {checked} is missing")
-        problem = _push_verified(roots, leaf_node(2 * index, bytes(data)), stored_nodes)
+    tree = TreeBatch([], 0, 0)
+    for index, data, record in storage.blocks_with_records(log.pk, VERIFY_CHUNK):
+        if index != tree.length:
+            return Verification(False, tree.length, f"block {tree.length} is missing")
+        tree.append(data)
+        problem = _record_problem(index, tree.records.pop(), record)
+        tree.nodes.clear()
         if problem:
-            return Verification(False, checked, f"block {index}: {problem}")
-        checked += 1
-        head = heads.get(checked)
+            return Verification(False, index, f"block {index}: {problem}")
+        head = heads.get(tree.length)
         if head is not None:
-            problem = _check_head(keys, head, roots)
+            problem = _check_head(keys, head, tree.roots)
             if problem:
-                return Verification(False, checked, problem)
+                return Verification(False, tree.length, problem)
+    checked = tree.length
     if checked != log.length:
         return Verification(False, checked, f"the head says {log.length} blocks, found {checked}")
-    if checked and tree_hash(roots) != bytes(log.tree_hash):
+    if checked and tree.tree_hash() != bytes(log.tree_hash):
         return Verification(False, checked, "the log's current head does not match its blocks")
     return Verification(True, checked)
 
 
-def _push_verified(roots: list[Node], node: Node, stored: dict[int, bytes]) -> str:
-    roots.append(node)
-    while True:
-        top = roots[-1]
-        if bytes(stored.get(top.index, b"")) != top.hash:
-            kind = "leaf" if top.index % 2 == 0 else "tree node"
-            return f"stored {kind} {top.index} does not match the block data"
-        if len(roots) < 2 or roots[-2].index != flat_tree.sibling(top.index):
-            return ""
-        right, left = roots.pop(), roots.pop()
-        roots.append(parent_node(flat_tree.parent(right.index), left, right))
+def _record_problem(index: int, derived: bytes, stored: bytes) -> str:
+    """Name the first stored node of block INDEX that differs from the one its data gives."""
+    if derived == stored:
+        return ""
+    width = NODE_RECORD.size
+    for depth, expected in enumerate(block_record_nodes(index, derived)):
+        span = slice(depth * width, (depth + 1) * width)
+        if stored[span] != derived[span]:
+            kind = "leaf" if expected.index % 2 == 0 else "tree node"
+            return f"stored {kind} {expected.index} does not match the block data"
+    return "its stored tree nodes have extra bytes"
 
 
 def _check_head(keys, head: SignedHead, roots: list[Node]) -> str:

@@ -1,12 +1,14 @@
 """Writes to the public books: creating logs, appending signed batches, publishing entries.
 
-Appending a batch is one transaction and one signature. Appends to one log are serialized by a
-row lock on the log, across every process of the node, so two appends never sign the same length.
+Appending a batch is one transaction and one signature. Only the holder of a log's writer lease
+signs it (one per log across every process of the node), and each append is conditional on the
+head it was computed from, so two appends never sign or store the same length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +17,7 @@ from . import storage
 from .entries import decode_entry, encode_entry
 from .hypercore.crypto import discovery_key, key_pair
 from .hypercore.heads import SignedHead as CoreHead
-from .hypercore.signing import LogKeys, Mode, sign
+from .hypercore.signing import LogKeys, Mode, Signer
 from .hypercore.tree import TreeBatch, pack_roots, unpack_roots
 from .models import Block, Book, BookEntry, BookKey, Log, OutboxEntry
 from .sealing import seal, unseal
@@ -51,43 +53,80 @@ def log_for_book(*, book: str) -> Log:
     return log
 
 
-@transaction.atomic
+class LogWriter:
+    """Appends signed batches to one log while its writer lease is held (see log_writer)."""
+
+    def __init__(self, log: Log, *, keeps_head: bool) -> None:
+        self.log = log
+        self._keeps_head = keeps_head
+        self._kept_tree: TreeBatch | None = None
+        self._signer: Signer | None = None
+
+    def append(self, blocks: Sequence[bytes]) -> CoreHead:
+        """Append BLOCKS as one signed batch; return the new signed head."""
+        if not blocks:
+            raise ValueError("nothing to append")
+        if len(blocks) > MAX_APPEND_BLOCKS:
+            raise ValueError(f"at most {MAX_APPEND_BLOCKS} blocks per batch")
+        if self._keeps_head:
+            return self._append(blocks)
+        # Without a kept head, the head is read in the transaction that writes the batch.
+        with transaction.atomic():
+            return self._append(blocks)
+
+    def _append(self, blocks: Sequence[bytes]) -> CoreHead:
+        batch, self._kept_tree = self._kept_tree or self._stored_tree(), None
+        expected = (batch.length, batch.fork)
+        batch.append_all(bytes(b) for b in blocks)
+        tree = batch.tree_hash()
+        head = CoreHead(batch.length, batch.fork, tree, self._sign(tree, batch))
+        roots = pack_roots(batch.roots)
+        stored = storage.write_append(
+            log_id=self.log.pk,
+            expected=expected,
+            blocks=blocks,
+            records=batch.records,
+            head=head,
+            byte_length=batch.byte_length,
+            roots=roots,
+            signed_at=timezone.now(),
+        )
+        if not stored:
+            raise LogTampered(f"{self.log.book}: the head changed without the writer lease")
+        if self._keeps_head:
+            self._kept_tree = TreeBatch(batch.roots, batch.length, batch.byte_length, batch.fork)
+        log = self.log
+        log.length, log.byte_length, log.roots = batch.length, batch.byte_length, roots
+        log.tree_hash, log.signature = head.tree_hash, head.signature
+        return head
+
+    def _sign(self, tree: bytes, batch: TreeBatch) -> bytes:
+        if self._signer is None:
+            secret_key = unseal(bytes(self.log.sealed_secret_key))
+            self._signer = Signer(self.log.core_keys, secret_key)
+        return self._signer.sign(tree, batch.length, batch.fork)
+
+    def _stored_tree(self) -> TreeBatch:
+        current = storage.read_head(self.log.pk)
+        stored = TreeBatch.from_roots(unpack_roots(current["roots"]), fork=current["fork"])
+        if stored.length != current["length"] or stored.tree_hash() != current["tree_hash"]:
+            raise LogTampered(f"{self.log.book}: the stored roots do not match the signed head")
+        return stored
+
+
+@contextmanager
+def log_writer(*, log: Log) -> Iterator[LogWriter]:
+    """Take LOG's writer lease, so this is the only place of the node that signs it, and give a
+    writer for any number of appends. Outside a transaction each append commits on its own (one
+    statement for a small batch on PostgreSQL); inside one, they commit with it."""
+    with storage.writer_lease(log.pk) as keeps_head:
+        yield LogWriter(log, keeps_head=keeps_head)
+
+
 def log_append(*, log: Log, blocks: Sequence[bytes]) -> CoreHead:
     """Append BLOCKS to LOG as one signed batch; return the new signed head."""
-    if not blocks:
-        raise ValueError("nothing to append")
-    if len(blocks) > MAX_APPEND_BLOCKS:
-        raise ValueError(f"at most {MAX_APPEND_BLOCKS} blocks per batch")
-    current = storage.lock_head(log.pk)
-    batch = TreeBatch.from_roots(unpack_roots(current["roots"]), fork=current["fork"])
-    if batch.length != current["length"] or batch.tree_hash() != current["tree_hash"]:
-        raise LogTampered(f"{log.book}: the stored roots do not match the signed head")
-    first = batch.length
-    batch.append_all(bytes(b) for b in blocks)
-    head = _sign_head(log, batch, current["sealed_secret_key"])
-    storage.write_append(
-        log_id=log.pk,
-        first_index=first,
-        blocks=blocks,
-        nodes=batch.nodes,
-        head=head,
-        byte_length=batch.byte_length,
-        roots=pack_roots(batch.roots),
-        signed_at=timezone.now(),
-    )
-    log.length, log.byte_length = batch.length, batch.byte_length
-    log.tree_hash, log.signature, log.roots = (
-        head.tree_hash,
-        head.signature,
-        pack_roots(batch.roots),
-    )
-    return head
-
-
-def _sign_head(log: Log, batch: TreeBatch, sealed_secret_key: bytes) -> CoreHead:
-    tree = batch.tree_hash()
-    signature = sign(log.core_keys, unseal(sealed_secret_key), tree, batch.length, batch.fork)
-    return CoreHead(batch.length, batch.fork, tree, signature)
+    with log_writer(log=log) as writer:
+        return writer.append(blocks)
 
 
 @transaction.atomic
@@ -121,8 +160,10 @@ def outbox_flush(*, book: str) -> int:
     """Append every committed, unappended outbox entry of BOOK, in order; return how many."""
     appended = 0
     while True:
-        with transaction.atomic():
-            log = log_for_book(book=book)
+        log = log_for_book(book=book)
+        # The lease before the row lock, in that order everywhere: publishers hold only the row.
+        with transaction.atomic(), log_writer(log=log) as writer:
+            # Waiting for publishers still holding the row makes id order the commit order.
             Log.objects.select_for_update().filter(pk=log.pk).exists()
             pending = list(
                 OutboxEntry.objects.filter(book=book, block_index__isnull=True).order_by("id")[
@@ -133,7 +174,7 @@ def outbox_flush(*, book: str) -> int:
                 return appended
             log.refresh_from_db()
             first = log.length
-            log_append(log=log, blocks=[bytes(e.data) for e in pending])
+            writer.append([bytes(e.data) for e in pending])
             _index_entries(log, first, pending)
             for offset, entry in enumerate(pending):
                 entry.block_index = first + offset

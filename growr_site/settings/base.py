@@ -123,6 +123,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's queries bind client-side and are never prepared; this reaches only the ledger's
+    # server-side-binding cursors (apps.ledger.storage), whose append statement costs more to
+    # plan than to run. A pooler in transaction mode must carry prepared statements
+    # (PgBouncer >= 1.21 with max_prepared_statements), or GROWR_PREPARE_THRESHOLD=off.
+    _prepare_threshold = env("GROWR_PREPARE_THRESHOLD", default="2")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        None if _prepare_threshold == "off" else int(_prepare_threshold)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS: one URL drives the broker, the channel layer and the cache.

@@ -7,7 +7,8 @@ import pytest
 from apps.ledger.hypercore.errors import HypercoreError
 from apps.ledger.hypercore.heads import SignedHead
 from apps.ledger.hypercore.proofs import verify_block_path, verify_proof
-from apps.ledger.models import Block, Book, TreeNode
+from apps.ledger.hypercore.tree import NODE_RECORD, node_location
+from apps.ledger.models import Block, Book
 from apps.ledger.models import SignedHead as StoredHead
 from apps.ledger.selectors import RangeError, log_range, log_verify
 from apps.ledger.services import log_append, log_for_book
@@ -89,9 +90,14 @@ def test_a_flipped_byte_in_a_block_is_named_by_verify_and_breaks_its_proof(proje
 
 
 def test_a_flipped_byte_in_a_stored_node_is_named(projects_log):
-    node = TreeNode.objects.get(log=projects_log, index=3)
-    node.hash = bytes([node.hash[0] ^ 1]) + bytes(node.hash)[1:]
-    node.save()
+    # Node 3 (depth 2) was completed by block 3: the third node of its record.
+    block, depth = node_location(3)
+    assert (block, depth) == (3, 2)
+    stored = Block.objects.get(log=projects_log, index=block)
+    record = bytearray(stored.nodes)
+    record[depth * NODE_RECORD.size + 8] ^= 1  # the first byte of its hash
+    stored.nodes = bytes(record)
+    stored.save()
 
     result = log_verify(log=projects_log)
 

@@ -42,11 +42,21 @@ def signable(keys: LogKeys, tree_hash: bytes, length: int, fork: int) -> bytes:
     return TREE_NS + keys.key + tail
 
 
+class Signer:
+    """A log's signing key, derived once for any number of heads."""
+
+    def __init__(self, keys: LogKeys, secret_key: bytes) -> None:
+        self.keys = keys
+        self._signing_key = SigningKey(secret_key[:32])
+
+    def sign(self, tree_hash: bytes, length: int, fork: int) -> bytes:
+        message = signable(self.keys, tree_hash, length, fork)
+        raw = self._signing_key.sign(message).signature
+        return raw if self.keys.mode is Mode.COMPAT else envelope(raw)
+
+
 def sign(keys: LogKeys, secret_key: bytes, tree_hash: bytes, length: int, fork: int) -> bytes:
-    raw = SigningKey(secret_key[:32]).sign(signable(keys, tree_hash, length, fork)).signature
-    if keys.mode is Mode.COMPAT:
-        return raw
-    return envelope(raw)
+    return Signer(keys, secret_key).sign(tree_hash, length, fork)
 
 
 def envelope(raw: bytes) -> bytes:
