@@ -18,9 +18,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import ROOT, database_url_of_test_database, processes_with_marker
+
 STARTUP_DEADLINE_SECONDS = 120
 pytestmark = pytest.mark.processes
 
@@ -57,18 +57,6 @@ def _wait_until_healthy(node: subprocess.Popen, port: int) -> dict:
     pytest.fail(f"node not healthy within {STARTUP_DEADLINE_SECONDS}s; last answer: {last}")
 
 
-def _processes_with_marker(marker: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker.encode() in (proc / "environ").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
-
-
 def _run_node_and_stop_it(env: dict[str, str], tmp_path: Path) -> dict:
     port = _free_port()
     marker = f"GROWR_TEST_RUN={uuid.uuid4().hex}"
@@ -91,9 +79,9 @@ def _run_node_and_stop_it(env: dict[str, str], tmp_path: Path) -> dict:
             if node.poll() is None:
                 node.kill()
     deadline = time.monotonic() + 10
-    while _processes_with_marker(marker) and time.monotonic() < deadline:
+    while processes_with_marker(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_with_marker(marker) == [], (tmp_path / "runnode.log").read_text()[-3000:]
+    assert processes_with_marker(marker) == [], (tmp_path / "runnode.log").read_text()[-3000:]
     return body
 
 
@@ -119,16 +107,9 @@ def test_the_embedded_default_runs_with_no_services_configured(tmp_path):
     assert body["components"]["channel_layer"]["detail"] == "InMemoryChannelLayer"
 
 
-def _database_url_of_test_database() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_configured_services_run_the_node(tmp_path):
-    env = {**os.environ, "DATABASE_URL": _database_url_of_test_database()}
+    env = {**os.environ, "DATABASE_URL": database_url_of_test_database()}
     env.update(DJANGO_SETTINGS_MODULE="growr_site.settings.local", GROWR_VAR_DIR=str(tmp_path))
 
     body = _run_node_and_stop_it(env, tmp_path)
@@ -161,4 +142,4 @@ def test_when_one_process_dies_the_whole_node_stops(tmp_path):
     assert result.returncode != 0
     assert "No such transport" in result.stdout
     assert "sending SIGTERM to web" in result.stdout
-    assert _processes_with_marker(f"GROWR_TEST_RUN={marker}") == []
+    assert processes_with_marker(f"GROWR_TEST_RUN={marker}") == []
