@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -31,3 +31,19 @@ def exception_handler(exc, context) -> Response | None:
         body = {"error": {"code": str(code), "message": str(detail)}}
     response.data = body
     return response
+
+
+class ApiErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text='"invalid" for bad fields, else the error code')
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="for invalid requests: the messages of each bad field",
+    )
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The error shape, for the OpenAPI schema: every 4xx answer of the API has it."""
+
+    error = ApiErrorDetailSerializer()

@@ -6,7 +6,6 @@ JSON shape of the Hypercore vectors (`{"fork", "block": {...}, "upgrade": {...}}
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,7 +13,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors
+from apps.identity.api_errors import ApiErrorSerializer
+
+from . import api_schema, selectors
 from .entries import KEY_RE
 from .hypercore.proofs import Proof
 from .models import Log
@@ -62,6 +63,9 @@ def log_json(log: Log) -> dict:
     }
 
 
+BAD_REQUEST_ERRORS = {400: ApiErrorSerializer, 404: ApiErrorSerializer}
+
+
 class PublicApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -77,7 +81,7 @@ class BookListApi(PublicApi):
     @extend_schema(
         operation_id="books_list",
         summary="The node's public books with their keys and signed heads",
-        responses=OpenApiTypes.OBJECT,
+        responses=api_schema.BookListSerializer,
     )
     def get(self, request):
         return Response({"books": [log_json(log) for log in Log.objects.order_by("book")]})
@@ -85,7 +89,8 @@ class BookListApi(PublicApi):
 
 class BookDetailApi(PublicApi):
     @extend_schema(
-        summary="One book: key, discovery key, signed head", responses=OpenApiTypes.OBJECT
+        summary="One book: key, discovery key, signed head",
+        responses={200: api_schema.BookSerializer, 404: ApiErrorSerializer},
     )
     def get(self, request, key: str):
         return Response(log_json(self.log_or_404(key)))
@@ -111,7 +116,7 @@ class BlockRangeApi(PublicApi):
             OpenApiParameter("end", int, required=True),
             OpenApiParameter("since", int, required=False),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: api_schema.BlockRangeSerializer, **BAD_REQUEST_ERRORS},
     )
     def get(self, request, key: str):
         log = self.log_or_404(key)
@@ -146,7 +151,7 @@ class EntryApi(PublicApi):
         operation_id="book_entry",
         summary="The latest entry of a key in a book",
         parameters=[ENTRY_KEY_PARAMETER],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: api_schema.BookEntrySerializer, **BAD_REQUEST_ERRORS},
     )
     def get(self, request, key: str):
         log = self.log_or_404(key)
@@ -162,7 +167,7 @@ class EntryHistoryApi(PublicApi):
         operation_id="book_history",
         summary="Every version of a key in a book, newest first",
         parameters=[ENTRY_KEY_PARAMETER],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: api_schema.BookHistorySerializer, **BAD_REQUEST_ERRORS},
     )
     def get(self, request, key: str):
         log = self.log_or_404(key)

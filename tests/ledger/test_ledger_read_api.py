@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from jsonschema import Draft202012Validator
 from rest_framework.test import APIClient
 
 from apps.ledger.hypercore.errors import HypercoreError
@@ -99,3 +102,41 @@ def test_bad_requests_get_a_clear_4xx(loans_book, path, status, message):
 
     assert response.status_code == status
     assert message in str(response.json())
+
+
+def _openapi_validator(client, path: str, status: int) -> Draft202012Validator:
+    """The schema the served OpenAPI document gives for PATH's answer with STATUS."""
+    document = client.get("/api/schema/?format=json").json()
+    response = document["paths"][path]["get"]["responses"][str(status)]
+    schema = response["content"]["application/json"]["schema"]
+    # OpenAPI 3.0's "nullable" is JSON Schema's type union with null.
+    components = json.loads(
+        json.dumps(document["components"]),
+        object_hook=lambda o: {"anyOf": [o, {"type": "null"}]} if o.pop("nullable", False) else o,
+    )
+    root = {**schema, "components": components}
+    return Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@pytest.mark.parametrize(
+    ("path", "url", "status"),
+    [
+        ("/api/books/", "/api/books/", 200),
+        ("/api/books/{key}/", "/api/books/KEY/", 200),
+        ("/api/books/{key}/blocks/", "/api/books/KEY/blocks/?start=0&end=3", 200),
+        ("/api/books/{key}/blocks/", "/api/books/KEY/blocks/?start=1&end=3&since=3", 200),
+        ("/api/books/{key}/blocks/", "/api/books/KEY/blocks/?start=2&end=9", 400),
+        ("/api/books/{key}/entry/", f"/api/books/KEY/entry/?key=loan:{LOAN}", 200),
+        ("/api/books/{key}/entry/", "/api/books/KEY/entry/?key=loan:none", 404),
+        ("/api/books/{key}/history/", f"/api/books/KEY/history/?key=loan:{LOAN}", 200),
+        ("/api/books/{key}/history/", "/api/books/KEY/history/?key=", 400),
+    ],
+)
+def test_every_answer_has_the_shape_the_openapi_schema_documents(loans_book, path, url, status):
+    client = APIClient()
+
+    response = client.get(url.replace("KEY", bytes(loans_book.key).hex()))
+
+    assert response.status_code == status
+    errors = list(_openapi_validator(client, path, status).iter_errors(response.json()))
+    assert errors == [], [f"{list(e.absolute_path)}: {e.message}" for e in errors]
