@@ -112,7 +112,24 @@ def _requests(request: dict) -> tuple[BlockRequest | None, UpgradeRequest | None
     )
 
 
+# What this node builds and verifies. Hypercore's hash, seek and manifest parts are not among
+# them: a file that uses them is refused by name, never passed with those parts unchecked.
+CHECKED_REQUEST_PARTS = {"block", "upgrade"}
+CHECKED_PROOF_PARTS = {"fork", "block", "upgrade"}
+
+
+def _refuse_unchecked_parts(what: str, case: dict) -> None:
+    for name, checked in (("request", CHECKED_REQUEST_PARTS), ("proof", CHECKED_PROOF_PARTS)):
+        unchecked = sorted(k for k, v in case[name].items() if v is not None and k not in checked)
+        if unchecked:
+            raise VectorMismatch(
+                f"{what}: the {name} has {', '.join(unchecked)}, which this checker does not "
+                f"check (it checks {', '.join(sorted(checked))})"
+            )
+
+
 def _check_proof(log: _Log, what: str, case: dict) -> Iterator[str]:
+    _refuse_unchecked_parts(what, case)
     block, upgrade = _requests(case["request"])
     length = log.batch.length
     plan = plan_proof(length, block=block, upgrade=upgrade)

@@ -14,6 +14,8 @@ HERE = Path(__file__).resolve().parent
 # The team's shared vectors sit beside the repository; a copy travels with it for other clones.
 SHARED_VECTORS = HERE.parents[3] / "shared" / "vectors" / "hypercore-v11.json"
 VENDORED_VECTORS = HERE / "data" / "hypercore-v11.json"
+# Made by bench/hypercore_reference/make-vectors.mjs: another seed, other blocks, other requests.
+SECOND_VECTORS = HERE / "data" / "hypercore-v11-second.json"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,32 @@ def test_every_check_of_the_shared_vectors_passes(vectors):
     for mode in ("compat", "manifest"):
         assert f"{mode}: key ok" in checks
         assert any(c.startswith(f"{mode}: proof 6") and c.endswith("verified") for c in checks)
+
+
+def test_a_second_file_from_the_real_package_passes_for_every_append_leaf_and_proof():
+    second = json.loads(SECOND_VECTORS.read_text())
+    checks = list(check_vectors(second))
+
+    assert set(second["modes"]) == {"compat", "manifest"}
+    for mode, made in second["modes"].items():
+        appends, leaves, proofs = made["appends"], made["blockHashes"], made["proofs"]
+        assert len(leaves) == sum(len(a["blocks"]) for a in appends) == appends[-1]["length"]
+        assert [c for c in checks if c.startswith(f"{mode}: ")] == [
+            f"{mode}: public key ok",
+            f"{mode}: key ok",
+            f"{mode}: discovery key ok",
+            *(
+                f"{mode}: append {n} {part}"
+                for n, a in enumerate(appends)
+                for part in (f"tree hash (length {a['length']}) ok", "signable ok", "signature ok")
+            ),
+            *(f"{mode}: leaf hash of block {n} ok" for n in range(len(leaves))),
+            *(
+                f"{mode}: proof {n} {part}"
+                for n in range(len(proofs))
+                for part in ("built node for node", "verified")
+            ),
+        ]
 
 
 def _flip(hex_string: str, at: int = 0) -> str:
@@ -64,3 +92,19 @@ def test_one_changed_byte_anywhere_is_found_and_named(vectors, path, named):
 def test_a_file_that_is_not_a_vectors_file_is_refused_clearly():
     with pytest.raises(VectorMismatch, match="not a vectors file"):
         list(check_vectors({"hello": "world"}))
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "named"),
+    [
+        ("request", {"index": 4, "nodes": 0}, "proof 2: the request has hash"),
+        ("proof", {"bytes": 10, "nodes": []}, "proof 2: the proof has seek"),
+    ],
+)
+def test_proof_parts_the_checker_does_not_check_are_refused_by_name(vectors, part, value, named):
+    mutated = copy.deepcopy(vectors)
+    case = mutated["modes"]["manifest"]["proofs"][2]
+    case[part]["hash" if part == "request" else "seek"] = value
+
+    with pytest.raises(VectorMismatch, match=named):
+        list(check_vectors(mutated))
