@@ -1,0 +1,228 @@
+"""SWIM membership with the Lifeguard refinements, as pure state: verified claims and records
+go in, the member table and what the agent must do (sign, gossip) come out. Time is a number the
+caller passes, so the simulator and the real agent run the same code.
+
+Merge rule: a member's state is the maximum of every claim heard about it, ordered by
+(incarnation, status) with ALIVE < SUSPECT < DEAD < LEFT. A maximum does not depend on the order
+claims arrive in, so every node that hears the same claims ends in the same state; only the
+member itself raises its incarnation (alive and left are self-signed, records.py), which is how
+it refutes a suspicion and how a dead node comes back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .claims import Claim, NodeRecord, Status
+
+TOMBSTONES = (Status.DEAD, Status.LEFT)
+
+
+@dataclass(frozen=True)
+class Timers:
+    """Defaults from memberlist's LAN profile (reference/gossip.md §7.4), in seconds."""
+
+    probe_interval: float = 1.0
+    probe_timeout: float = 0.5
+    indirect_checks: int = 3
+    gossip_interval: float = 0.2
+    gossip_fanout: int = 3
+    retransmit_mult: int = 4
+    suspicion_mult: int = 4
+    suspicion_max_mult: int = 6
+    confirmations: int = 2
+    tombstone_seconds: float = 24 * 3600.0
+
+    def retransmit_limit(self, members: int) -> int:
+        return self.retransmit_mult * math.ceil(math.log10(members + 1))
+
+    def suspicion_min(self, members: int) -> float:
+        return self.suspicion_mult * max(1.0, math.log10(max(members, 1))) * self.probe_interval
+
+    def suspicion_max(self, members: int) -> float:
+        return self.suspicion_max_mult * self.suspicion_min(members)
+
+
+@dataclass
+class Suspicion:
+    """Lifeguard: the timeout starts at its maximum and falls toward the minimum, on a log
+    scale, as independent accusers confirm it; the first accuser does not count."""
+
+    started: float
+    min_timeout: float
+    max_timeout: float
+    needed: int
+    accusers: set[bytes] = field(default_factory=set)
+
+    def confirm(self, accuser: bytes) -> bool:
+        """Count ACCUSER once; return whether it was new."""
+        if accuser in self.accusers:
+            return False
+        self.accusers.add(accuser)
+        return True
+
+    @property
+    def deadline(self) -> float:
+        confirmations = max(len(self.accusers) - 1, 0)
+        if self.needed < 1:
+            return self.started + self.min_timeout
+        fraction = math.log(confirmations + 1) / math.log(self.needed + 1)
+        timeout = self.max_timeout - (self.max_timeout - self.min_timeout) * fraction
+        return self.started + max(self.min_timeout, timeout)
+
+
+@dataclass
+class Member:
+    node_id: bytes
+    status: Status
+    incarnation: int
+    since: float
+    record: NodeRecord | None = None
+    suspicion: Suspicion | None = None
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return self.incarnation, int(self.status)
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    node_id: bytes
+    old: Status | None
+    new: Status
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class Refute:
+    """Someone suspects this node (or says it died): sign and gossip ALIVE at INCARNATION."""
+
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class Declare:
+    """This node's own verdict about NODE_ID: sign and gossip a STATUS claim at INCARNATION."""
+
+    node_id: bytes
+    status: Status
+    incarnation: int
+
+
+Event = StatusChanged | Refute | Declare
+
+
+class Membership:
+    """The member table of one node, itself excluded."""
+
+    def __init__(self, *, self_id: bytes, incarnation: int = 0, timers: Timers | None = None):
+        self.self_id = self_id
+        self.incarnation = incarnation
+        self.timers = timers or Timers()
+        self._members: dict[bytes, Member] = {}
+        self._records: dict[bytes, NodeRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def get(self, node_id: bytes) -> Member | None:
+        return self._members.get(node_id)
+
+    def members(self, *statuses: Status) -> list[Member]:
+        wanted = set(statuses) or set(Status)
+        return [m for m in self._members.values() if m.status in wanted]
+
+    def apply_record(self, record: NodeRecord) -> bool:
+        """Keep RECORD if it is newer than the one held (higher seq); return whether it was."""
+        if record.node_id == self.self_id:
+            return False
+        held = self._records.get(record.node_id)
+        if held is not None and held.seq >= record.seq:
+            return False
+        self._records[record.node_id] = record
+        member = self._members.get(record.node_id)
+        if member is not None:
+            member.record = record
+        return True
+
+    def record(self, node_id: bytes) -> NodeRecord | None:
+        return self._records.get(node_id)
+
+    def apply_claim(self, claim: Claim, *, now: float) -> list[Event]:
+        if claim.subject == self.self_id:
+            return self._about_me(claim)
+        member = self._members.get(claim.subject)
+        if member is None:
+            return self._admit(claim, now)
+        if (claim.incarnation, int(claim.status)) > member.rank:
+            return self._move(member, claim.status, claim.incarnation, now, claim.accuser)
+        # Another accuser of the same suspicion: a confirmation (only suspects carry one).
+        same = (claim.status, claim.incarnation) == (Status.SUSPECT, member.incarnation)
+        if same and member.suspicion is not None:
+            member.suspicion.confirm(claim.accuser)
+        return []
+
+    def suspect(self, node_id: bytes, *, now: float) -> list[Event]:
+        """This node's probe of NODE_ID failed: suspect it and say so."""
+        member = self._members.get(node_id)
+        if member is None or member.status is not Status.ALIVE:
+            return []
+        events = self._move(member, Status.SUSPECT, member.incarnation, now, self.self_id)
+        return [*events, Declare(node_id, Status.SUSPECT, member.incarnation)]
+
+    def tick(self, *, now: float) -> list[Event]:
+        """Expire suspicions (the member is dead) and tombstones (forgotten)."""
+        events: list[Event] = []
+        for member in list(self._members.values()):
+            if member.suspicion is not None and now >= member.suspicion.deadline:
+                incarnation = member.incarnation
+                events += self._move(member, Status.DEAD, incarnation, now, self.self_id)
+                events.append(Declare(member.node_id, Status.DEAD, incarnation))
+            elif member.status in TOMBSTONES and now - member.since > self.timers.tombstone_seconds:
+                del self._members[member.node_id]
+        return events
+
+    def digest(self) -> list[tuple[bytes, int, int]]:
+        """(node id, record seq, incarnation) of every member, for anti-entropy."""
+        return sorted(
+            (m.node_id, m.record.seq if m.record else 0, m.incarnation)
+            for m in self._members.values()
+        )
+
+    def _about_me(self, claim: Claim) -> list[Event]:
+        if claim.status in (Status.SUSPECT, Status.DEAD) and claim.incarnation >= self.incarnation:
+            self.incarnation = claim.incarnation + 1
+            return [Refute(self.incarnation)]
+        return []
+
+    def _admit(self, claim: Claim, now: float) -> list[Event]:
+        member = Member(claim.subject, claim.status, claim.incarnation, now)
+        member.record = self._records.get(claim.subject)
+        self._set(member, claim.status, claim.incarnation, now, claim.accuser)
+        self._members[claim.subject] = member
+        return [StatusChanged(claim.subject, None, claim.status, claim.incarnation)]
+
+    def _move(
+        self, member: Member, status: Status, incarnation: int, now: float, accuser: bytes
+    ) -> list[Event]:
+        previous = member.status
+        self._set(member, status, incarnation, now, accuser)
+        if previous == status:
+            return []
+        return [StatusChanged(member.node_id, previous, status, incarnation)]
+
+    def _set(
+        self, member: Member, status: Status, incarnation: int, now: float, accuser: bytes
+    ) -> None:
+        member.status, member.incarnation, member.since = status, incarnation, now
+        member.suspicion = self._suspicion(now, accuser) if status is Status.SUSPECT else None
+
+    def _suspicion(self, now: float, accuser: bytes) -> Suspicion:
+        size = len(self._members) + 1
+        needed = min(self.timers.confirmations, max(size - 2, 0))
+        suspicion = Suspicion(
+            now, self.timers.suspicion_min(size), self.timers.suspicion_max(size), needed
+        )
+        suspicion.confirm(accuser)
+        return suspicion
