@@ -1,0 +1,52 @@
+"""Piggy-backed dissemination (SWIM §4.1, memberlist's TransmitLimitedQueue): every update rides
+on outgoing messages a limited number of times, the least-sent first, so news spreads
+epidemically without a flood; a newer update about the same subject replaces the older one."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+
+@dataclass(order=True)
+class _Queued:
+    transmits: int
+    # Among equally-sent updates the newest goes first: it is the one least known.
+    order: int
+    subject: bytes = field(compare=False)
+    payload: bytes = field(compare=False)
+
+
+class Broadcasts:
+    """Updates waiting to be piggy-backed, each keyed by what it is about (a claim's subject, a
+    record's node) so that only the latest update about a subject travels."""
+
+    def __init__(self) -> None:
+        self._queued: dict[bytes, _Queued] = {}
+        self._counter = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def add(self, subject: bytes, payload: bytes) -> None:
+        self._queued[subject] = _Queued(0, -next(self._counter), subject, payload)
+
+    def take(
+        self, *, budget: int, overhead: int, max_updates: int, retransmit_limit: int
+    ) -> list[bytes]:
+        """Up to BUDGET bytes of updates (each costing OVERHEAD bytes besides itself; at most
+        MAX_UPDATES), least-sent first. Each taken update counts one transmit and is dropped
+        once sent RETRANSMIT_LIMIT times (Timers.retransmit_limit of the member count)."""
+        taken: list[bytes] = []
+        for queued in sorted(self._queued.values()):
+            if len(taken) == max_updates:
+                break
+            cost = len(queued.payload) + overhead
+            if cost > budget:
+                continue
+            budget -= cost
+            taken.append(queued.payload)
+            queued.transmits += 1
+            if queued.transmits >= retransmit_limit:
+                del self._queued[queued.subject]
+        return taken
