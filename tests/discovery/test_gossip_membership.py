@@ -64,23 +64,21 @@ def test_an_unconfirmed_suspicion_becomes_a_death_at_the_maximum_timeout():
     view = kijanis_view()
     timers = view.timers
 
-    events = view.suspect(AMANI, now=10.0)
+    assert view.suspect(AMANI) == [Declare(AMANI, Status.SUSPECT, 1)]
+    events = view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=10.0)
 
-    assert events == [
-        StatusChanged(AMANI, Status.ALIVE, Status.SUSPECT, 1),
-        Declare(AMANI, Status.SUSPECT, 1),
-    ]
+    assert events == [StatusChanged(AMANI, Status.ALIVE, Status.SUSPECT, 1)]
     deadline = 10.0 + timers.suspicion_max(len(view) + 1)
     assert view.tick(now=deadline - 0.01) == []
-    assert view.tick(now=deadline) == [
-        StatusChanged(AMANI, Status.SUSPECT, Status.DEAD, 1),
-        Declare(AMANI, Status.DEAD, 1),
-    ]
+    assert view.tick(now=deadline) == [Declare(AMANI, Status.DEAD, 1)]
+    death = view.apply_claim(claim(Status.DEAD, AMANI, 1, accuser=KIJANI), now=deadline)
+    assert death == [StatusChanged(AMANI, Status.SUSPECT, Status.DEAD, 1)]
+    assert view.get(AMANI).claim.status is Status.DEAD
 
 
 def test_independent_confirmations_shorten_the_suspicion_but_repeats_do_not():
     view = kijanis_view()
-    view.suspect(AMANI, now=0.0)
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=0.0)
     maximum = view.get(AMANI).suspicion.deadline
 
     view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=1.0)
@@ -97,7 +95,7 @@ def test_independent_confirmations_shorten_the_suspicion_but_repeats_do_not():
 def test_a_suspected_node_refutes_with_a_higher_incarnation_that_clears_the_suspicion():
     amanis_view = Membership(self_id=AMANI, incarnation=1)
     view = kijanis_view()
-    view.suspect(AMANI, now=0.0)
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=0.0)
 
     refutation = amanis_view.apply_claim(claim(Status.SUSPECT, AMANI, 1, KIJANI), now=0.5)
     assert refutation == [Refute(2)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from .wire import Update
+
 
 @dataclass(order=True)
 class _Queued:
@@ -14,7 +16,7 @@ class _Queued:
     # Among equally-sent updates the newest goes first: it is the one least known.
     order: int
     subject: bytes = field(compare=False)
-    payload: bytes = field(compare=False)
+    update: Update = field(compare=False)
 
 
 class Broadcasts:
@@ -28,24 +30,24 @@ class Broadcasts:
     def __len__(self) -> int:
         return len(self._queued)
 
-    def add(self, subject: bytes, payload: bytes) -> None:
-        self._queued[subject] = _Queued(0, -next(self._counter), subject, payload)
+    def add(self, subject: bytes, update: Update) -> None:
+        self._queued[subject] = _Queued(0, -next(self._counter), subject, update)
 
     def take(
         self, *, budget: int, overhead: int, max_updates: int, retransmit_limit: int
-    ) -> list[bytes]:
+    ) -> list[Update]:
         """Up to BUDGET bytes of updates (each costing OVERHEAD bytes besides itself; at most
         MAX_UPDATES), least-sent first. Each taken update counts one transmit and is dropped
         once sent RETRANSMIT_LIMIT times (Timers.retransmit_limit of the member count)."""
-        taken: list[bytes] = []
+        taken: list[Update] = []
         for queued in sorted(self._queued.values()):
             if len(taken) == max_updates:
                 break
-            cost = len(queued.payload) + overhead
+            cost = len(queued.update.raw) + overhead
             if cost > budget:
                 continue
             budget -= cost
-            taken.append(queued.payload)
+            taken.append(queued.update)
             queued.transmits += 1
             if queued.transmits >= retransmit_limit:
                 del self._queued[queued.subject]

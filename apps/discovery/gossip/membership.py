@@ -80,6 +80,8 @@ class Member:
     since: float
     record: NodeRecord | None = None
     suspicion: Suspicion | None = None
+    # The claim that set the current state: what anti-entropy hands to a node that lacks it.
+    claim: Claim | None = None
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -102,6 +104,14 @@ class Refute:
 
 
 @dataclass(frozen=True)
+class Confirmed:
+    """A new, independent accuser confirmed the suspicion of NODE_ID: worth passing on."""
+
+    node_id: bytes
+    accuser: bytes
+
+
+@dataclass(frozen=True)
 class Declare:
     """This node's own verdict about NODE_ID: sign and gossip a STATUS claim at INCARNATION."""
 
@@ -110,7 +120,7 @@ class Declare:
     incarnation: int
 
 
-Event = StatusChanged | Refute | Declare
+Event = StatusChanged | Refute | Confirmed | Declare
 
 
 class Membership:
@@ -156,29 +166,26 @@ class Membership:
         if member is None:
             return self._admit(claim, now)
         if (claim.incarnation, int(claim.status)) > member.rank:
-            return self._move(member, claim.status, claim.incarnation, now, claim.accuser)
+            return self._move(member, claim, now)
         # Another accuser of the same suspicion: a confirmation (only suspects carry one).
         same = (claim.status, claim.incarnation) == (Status.SUSPECT, member.incarnation)
-        if same and member.suspicion is not None:
-            member.suspicion.confirm(claim.accuser)
+        if same and member.suspicion is not None and member.suspicion.confirm(claim.accuser):
+            return [Confirmed(claim.subject, claim.accuser)]
         return []
 
-    def suspect(self, node_id: bytes, *, now: float) -> list[Event]:
-        """This node's probe of NODE_ID failed: suspect it and say so."""
+    def suspect(self, node_id: bytes) -> list[Event]:
+        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim)."""
         member = self._members.get(node_id)
         if member is None or member.status is not Status.ALIVE:
             return []
-        events = self._move(member, Status.SUSPECT, member.incarnation, now, self.self_id)
-        return [*events, Declare(node_id, Status.SUSPECT, member.incarnation)]
+        return [Declare(node_id, Status.SUSPECT, member.incarnation)]
 
     def tick(self, *, now: float) -> list[Event]:
-        """Expire suspicions (the member is dead) and tombstones (forgotten)."""
+        """The deaths to sign (and apply_claim) for expired suspicions; forget old tombstones."""
         events: list[Event] = []
         for member in list(self._members.values()):
             if member.suspicion is not None and now >= member.suspicion.deadline:
-                incarnation = member.incarnation
-                events += self._move(member, Status.DEAD, incarnation, now, self.self_id)
-                events.append(Declare(member.node_id, Status.DEAD, incarnation))
+                events.append(Declare(member.node_id, Status.DEAD, member.incarnation))
             elif member.status in TOMBSTONES and now - member.since > self.timers.tombstone_seconds:
                 del self._members[member.node_id]
         return events
@@ -199,24 +206,22 @@ class Membership:
     def _admit(self, claim: Claim, now: float) -> list[Event]:
         member = Member(claim.subject, claim.status, claim.incarnation, now)
         member.record = self._records.get(claim.subject)
-        self._set(member, claim.status, claim.incarnation, now, claim.accuser)
+        self._set(member, claim, now)
         self._members[claim.subject] = member
         return [StatusChanged(claim.subject, None, claim.status, claim.incarnation)]
 
-    def _move(
-        self, member: Member, status: Status, incarnation: int, now: float, accuser: bytes
-    ) -> list[Event]:
+    def _move(self, member: Member, claim: Claim, now: float) -> list[Event]:
         previous = member.status
-        self._set(member, status, incarnation, now, accuser)
-        if previous == status:
+        self._set(member, claim, now)
+        if previous == claim.status:
             return []
-        return [StatusChanged(member.node_id, previous, status, incarnation)]
+        return [StatusChanged(member.node_id, previous, claim.status, claim.incarnation)]
 
-    def _set(
-        self, member: Member, status: Status, incarnation: int, now: float, accuser: bytes
-    ) -> None:
-        member.status, member.incarnation, member.since = status, incarnation, now
-        member.suspicion = self._suspicion(now, accuser) if status is Status.SUSPECT else None
+    def _set(self, member: Member, claim: Claim, now: float) -> None:
+        member.status, member.incarnation, member.since = claim.status, claim.incarnation, now
+        member.claim = claim
+        suspected = claim.status is Status.SUSPECT
+        member.suspicion = self._suspicion(now, claim.accuser) if suspected else None
 
     def _suspicion(self, now: float, accuser: bytes) -> Suspicion:
         size = len(self._members) + 1
