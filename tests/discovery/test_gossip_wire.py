@@ -32,6 +32,7 @@ from apps.discovery.gossip.wire import (
     Gossip,
     Hello,
     HelloAck,
+    HelloFin,
     Nack,
     Peers,
     PeersReq,
@@ -40,6 +41,7 @@ from apps.discovery.gossip.wire import (
     Sync,
     SyncAck,
     SyncDeltas,
+    UnexpectedFrame,
     Update,
     UpdateKind,
     WireError,
@@ -132,6 +134,7 @@ messages = {
         code=st.integers(min_value=0, max_value=0xFFFF),
         message=st.text(max_size=50).filter(str.isprintable),
     ),
+    HelloFin: st.builds(HelloFin, signature=st.binary(min_size=64, max_size=64)),
 }
 any_message = st.one_of(*messages.values())
 
@@ -199,6 +202,13 @@ async def test_a_frame_announcing_2_gib_is_refused_from_its_header_alone():
         await read_frame(reader, timeout=5)
 
 
+async def test_a_handshake_read_refuses_any_other_type_from_its_header_alone():
+    reader = stream(header(1024 * 1024, FrameType.SYNC), eof=False)
+
+    with pytest.raises(UnexpectedFrame, match="a SYNC frame where it does not belong"):
+        await read_frame(reader, timeout=5, expect=(FrameType.HELLO,))
+
+
 async def test_gossip_frames_are_held_to_64_kib_and_sync_frames_to_1_mib():
     with pytest.raises(WireError, match="GOSSIP frame announces length 65537"):
         await read_frame(stream(header(64 * 1024 + 1, FrameType.GOSSIP), eof=False), timeout=5)
@@ -209,7 +219,7 @@ async def test_gossip_frames_are_held_to_64_kib_and_sync_frames_to_1_mib():
     assert len(frame.body) == 64 * 1024 - 1
 
 
-@pytest.mark.parametrize("frame_type", [0, 14, 255])
+@pytest.mark.parametrize("frame_type", [0, 15, 255])
 async def test_an_unknown_frame_type_is_refused(frame_type):
     with pytest.raises(WireError, match=f"unknown frame type {frame_type}"):
         await read_frame(stream(header(6, frame_type) + bytes(4)), timeout=5)

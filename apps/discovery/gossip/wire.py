@@ -13,7 +13,7 @@ import asyncio
 import enum
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import ClassVar, NamedTuple
@@ -35,6 +35,7 @@ WIRE_VERSION = 1
 NONCE_BYTES = 32
 DIGEST_HASH_BYTES = 32
 HELLO_ACK_DOMAIN = b"growr-hello-ack-v1"
+HELLO_FIN_DOMAIN = b"growr-hello-fin-v1"
 
 HEADER_BYTES = 6
 TYPE_AND_FLAGS_BYTES = 2
@@ -51,6 +52,14 @@ U32_MAX = 2**32 - 1
 
 class WireError(ValueError):
     """A frame or message body that breaks the protocol; the message says how."""
+
+
+class FrameTooLarge(WireError):
+    """A header announced more bytes than its frame type allows (nothing more was read)."""
+
+
+class UnexpectedFrame(WireError):
+    """A header announced a frame type the reader did not expect here (its body was not read)."""
 
 
 class ConnectionClosed(WireError):
@@ -71,6 +80,7 @@ class FrameType(enum.IntEnum):
     PEERS_REQ = 11
     PEERS = 12
     ERR = 13
+    HELLO_FIN = 14
 
 
 _SYNC_FRAME_TYPES = frozenset({FrameType.SYNC, FrameType.SYNC_ACK, FrameType.SYNC_DELTAS})
@@ -101,14 +111,22 @@ def encode_frame(frame: Frame) -> bytes:
     return uint(length, 4) + uint(frame.frame_type, 1) + uint(0, 1) + frame.body
 
 
-async def read_frame(reader: asyncio.StreamReader, *, timeout: float) -> Frame:
+async def read_frame(
+    reader: asyncio.StreamReader,
+    *,
+    timeout: float,
+    expect: Collection[FrameType] | None = None,
+) -> Frame:
     """The next frame from READER, within TIMEOUT seconds for the whole frame. The header is
-    checked before the body is read, so an announced size over the limit costs nothing."""
+    checked before the body is read, so an announced size over the limit, or a type other than
+    EXPECT (during a handshake, say), costs nothing."""
     header = b""
     try:
         async with asyncio.timeout(timeout):
             header = await reader.readexactly(HEADER_BYTES)
             frame_type, body_size = _parse_header(header)
+            if expect is not None and frame_type not in expect:
+                raise UnexpectedFrame(f"a {frame_type.name} frame where it does not belong")
             return Frame(frame_type, await reader.readexactly(body_size))
     except TimeoutError as exc:
         raise WireError(f"no complete frame within the {timeout:g} s read timeout") from exc
@@ -128,7 +146,7 @@ def _parse_header(header: bytes) -> tuple[FrameType, int]:
     if length < TYPE_AND_FLAGS_BYTES:
         raise WireError(f"frame length {length} is shorter than its type and flags")
     if length > max_frame_length(frame_type):
-        raise WireError(
+        raise FrameTooLarge(
             f"a {frame_type.name} frame announces length {length}, over its limit of "
             f"{max_frame_length(frame_type)}"
         )
@@ -619,6 +637,51 @@ class Err:
         return reader.done(cls(code=reader.uint(2, "code"), message=reader.text(1, "message")))
 
 
+@dataclass(frozen=True)
+class HelloFin:
+    """The caller's answer to HELLO_ACK: its signature over both nonces (`sign_hello_fin`),
+    proving it holds the key of the record its HELLO carried. The answering node accepts no other
+    message from the caller before it."""
+
+    FRAME_TYPE: ClassVar[FrameType] = FrameType.HELLO_FIN
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _check_size(self.signature, SIGNATURE_BYTES, "a signature")
+
+    def encode(self) -> bytes:
+        return self.signature
+
+    @classmethod
+    def decode(cls, body: bytes) -> HelloFin:
+        reader = _reader(body, "HELLO_FIN")
+        return reader.done(cls(signature=reader.take(SIGNATURE_BYTES, "signature")))
+
+
+def sign_hello_fin(
+    key: NodeKey, *, network_id: bytes, their_nonce: bytes, own_nonce: bytes
+) -> bytes:
+    """The calling node's proof of key possession: its signature over the network, the answering
+    node's HELLO_ACK nonce (THEIR_NONCE) and its own HELLO nonce."""
+    return key.sign(HELLO_FIN_DOMAIN, _hello_fin_content(network_id, their_nonce, own_nonce))
+
+
+def verify_hello_fin(
+    public_key: bytes, *, network_id: bytes, ack_nonce: bytes, hello_nonce: bytes, fin: HelloFin
+) -> None:
+    """Raise WireError unless FIN's signature is PUBLIC_KEY's answer to the HELLO_ACK that
+    carried ACK_NONCE, on the connection its HELLO with HELLO_NONCE opened. PUBLIC_KEY comes from
+    the opened record of that HELLO."""
+    content = _hello_fin_content(network_id, ack_nonce, hello_nonce)
+    if not signature_is_valid(public_key, HELLO_FIN_DOMAIN, content, fin.signature):
+        raise WireError("the HELLO_FIN signature does not verify: the caller did not prove its key")
+
+
+def _hello_fin_content(network_id: bytes, ack_nonce: bytes, hello_nonce: bytes) -> bytes:
+    # HELLO_ACK's layout with the nonces swapped: each side signs the other's nonce first.
+    return _hello_ack_content(network_id, ack_nonce, hello_nonce)
+
+
 Message = (
     Hello
     | HelloAck
@@ -633,6 +696,7 @@ Message = (
     | PeersReq
     | Peers
     | Err
+    | HelloFin
 )
 
 MESSAGE_TYPES: dict[FrameType, type[Message]] = {
@@ -651,6 +715,7 @@ MESSAGE_TYPES: dict[FrameType, type[Message]] = {
         PeersReq,
         Peers,
         Err,
+        HelloFin,
     )
 }
 
