@@ -46,6 +46,33 @@ VERIFIED_CACHE = 4096
 _SEQ_MODULUS = 2**32
 
 
+class VerifiedUpdates:
+    """Claims and records already verified, by their raw bytes: opening is a pure function of
+    the bytes and the network, and the same update arrives many times. Bounded, least recently
+    used out. The simulator shares one among all its nodes."""
+
+    def __init__(self, *, network_id: bytes, size: int = VERIFIED_CACHE) -> None:
+        self.network_id = network_id
+        self.size = size
+        self.refused = 0
+        self._items: OrderedDict[bytes, Claim | NodeRecord] = OrderedDict()
+
+    def open(self, update: Update) -> Claim | NodeRecord | None:
+        known = self._items.get(update.raw)
+        if known is not None:
+            self._items.move_to_end(update.raw)
+            return known
+        try:
+            item = update.open(network_id=self.network_id)
+        except RecordError:
+            self.refused += 1
+            return None
+        self._items[update.raw] = item
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return item
+
+
 @dataclass(frozen=True)
 class Outbound:
     """A message for the member NODE_ID at its advertised gossip address."""
@@ -91,7 +118,6 @@ class Counters:
     indirect_probes: int = 0
     suspicions: int = 0
     refutes: int = 0
-    updates_refused: int = 0
     sent: dict[str, int] = field(default_factory=dict)
 
 
@@ -106,6 +132,7 @@ class GossipNode:
         rng: random.Random | None = None,
         incarnation: int = 0,
         sync_interval: float = 30.0,
+        verified: VerifiedUpdates | None = None,
     ) -> None:
         self.key = key
         self.network_id = network_id
@@ -125,7 +152,7 @@ class GossipNode:
         self._relays: dict[int, _Relay] = {}
         self._seq = self.rng.randrange(_SEQ_MODULUS)
         self._schedule = _Schedule()
-        self._verified: OrderedDict[bytes, Claim | NodeRecord] = OrderedDict()
+        self._verified = verified or VerifiedUpdates(network_id=network_id)
         self._queue_self()
 
     @property
@@ -326,26 +353,11 @@ class GossipNode:
 
     def _take_updates(self, updates: tuple[Update, ...], now: float) -> None:
         for update in updates:
-            item = self._open(update)
+            item = self._verified.open(update)
             if isinstance(item, NodeRecord):
                 self._learn_record(item)
             elif isinstance(item, Claim):
                 self._learn_claim(item, now)
-
-    def _open(self, update: Update) -> Claim | NodeRecord | None:
-        known = self._verified.get(update.raw)
-        if known is not None:
-            self._verified.move_to_end(update.raw)
-            return known
-        try:
-            item = update.open(network_id=self.network_id)
-        except RecordError:
-            self.counters.updates_refused += 1
-            return None
-        self._verified[update.raw] = item
-        if len(self._verified) > VERIFIED_CACHE:
-            self._verified.popitem(last=False)
-        return item
 
     def _learn_record(self, record: NodeRecord) -> None:
         if self.membership.apply_record(record):
