@@ -9,12 +9,14 @@ from celery import Celery
 from celery.signals import worker_ready
 
 from .beat import beat_schedule
+from .discovery import DiscoveryAgentStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "growr_site.settings.local")
 
 app = Celery("growr")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.steps["worker"].add(DiscoveryAgentStep)
 
 
 @app.on_after_configure.connect

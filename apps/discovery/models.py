@@ -36,9 +36,51 @@ class Peer(models.Model):
     incarnation = models.BigIntegerField(default=0)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
+    # The latest direct probe this node's agent saw answered.
+    round_trip_ms = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_status_display()})"
+
+
+class NodeIdentity(models.Model):
+    """This node's gossip identity, one row: its Ed25519 key sealed under GROWR_MASTER_KEY, the
+    incarnation it last started with (each start raises it, so a restarted node outranks the
+    death others recorded) and the seq of its latest signed record (never reused). The agent
+    writes its status here every flush: the Network page's heartbeat."""
+
+    singleton = models.BooleanField(primary_key=True, default=True, editable=False)
+    sealed_seed = models.BinaryField()
+    incarnation = models.BigIntegerField(default=0)
+    record_seq = models.BigIntegerField(default=0)
+    record = models.BinaryField(default=b"")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    health = models.PositiveSmallIntegerField(default=0)
+    counters = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(singleton=True), name="one_node_identity")
+        ]
+
+    def __str__(self) -> str:
+        return f"node identity (incarnation {self.incarnation}, record seq {self.record_seq})"
+
+
+class Seed(models.Model):
+    """A gossip address staff added to join through, beside GROWR_GOSSIP_SEEDS."""
+
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField()
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["host", "port"]
+        constraints = [models.UniqueConstraint(fields=["host", "port"], name="unique_seed")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"

@@ -1,6 +1,7 @@
-"""Writes of discovery's durable peer table, in batches from the agent's live view.
+"""Writes of discovery: the durable peer table, in batches from the agent's live view, and this
+node's own gossip identity and record.
 
-Both writes are upserts that cannot go backwards: a record replaces the stored one only with a
+Peer writes are upserts that cannot go backwards: a record replaces the stored one only with a
 higher seq, a state only with a higher (incarnation, status), so a late or replayed batch, or two
 writers racing, never undo newer knowledge (reference/gossip.md §7.1).
 """
@@ -9,11 +10,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from .gossip.claims import NodeRecord, Status
+from apps.ledger.models import Log
+from apps.ledger.sealing import seal, unseal
+
+from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
+from .gossip.claims import BookAnnouncement, NodeRecord, Role, Status
+from .gossip.records import NodeKey, sign_record
+from .gossip.transport import Address, parse_address
+from .models import NodeIdentity, Seed
 
 _SAVE_RECORD = (
     "INSERT INTO discovery_peer (node_id, public_key, seq, record, role, name, url, gossip_host, "
@@ -64,6 +74,112 @@ def peer_states_save(*, states: Iterable[tuple[bytes, Status, int]], seen_at: da
     ]
     with connection.cursor() as cursor:
         cursor.executemany(_SAVE_STATE, rows)
+
+
+_SAVE_ROUND_TRIP = (
+    "UPDATE discovery_peer SET round_trip_ms = %s, last_seen = %s "
+    "WHERE node_id = %s AND last_seen <= %s"
+)
+
+
+def peer_round_trips_save(*, round_trips: Iterable[RoundTripSeen]) -> None:
+    """A probe answered is the freshest sign of life: keep its time and how long it took."""
+    rows = []
+    for trip in round_trips:
+        seen_at = datetime.fromtimestamp(trip.seen_at, tz=UTC)
+        rows.append((trip.seconds * 1000, seen_at, trip.node_id, seen_at))
+    with connection.cursor() as cursor:
+        cursor.executemany(_SAVE_ROUND_TRIP, rows)
+
+
+@transaction.atomic
+def agent_view_save(*, view: PeerView) -> None:
+    """What the agent learnt since its last flush, and its status (the page's heartbeat)."""
+    now = timezone.now()
+    peer_records_save(records=view.records, seen_at=now)
+    peer_states_save(
+        states=[(s.node_id, s.status, s.incarnation) for s in view.states], seen_at=now
+    )
+    peer_round_trips_save(round_trips=view.round_trips)
+    _agent_status_save(status=view.status, at=now)
+
+
+def _agent_status_save(*, status: AgentStatus, at: datetime) -> None:
+    NodeIdentity.objects.filter(singleton=True).update(
+        heartbeat_at=at,
+        health=status.health,
+        counters={
+            "members": status.members,
+            "refused": status.refused,
+            "refused_updates": status.refused_updates,
+            "send_failures": status.send_failures,
+            "dropped_sends": status.dropped_sends,
+        },
+    )
+
+
+@transaction.atomic
+def node_identity_start() -> tuple[NodeKey, NodeIdentity]:
+    """The node key (created on first start) and a raised incarnation for this start: a node
+    back from the dead must outrank the DEAD claims about its previous life."""
+    identity = NodeIdentity.objects.select_for_update().filter(singleton=True).first()
+    if identity is None:
+        identity = NodeIdentity(sealed_seed=seal(NodeKey.generate().seed))
+    identity.incarnation += 1
+    identity.started_at = timezone.now()
+    identity.save()
+    return NodeKey.from_seed(unseal(bytes(identity.sealed_seed))), identity
+
+
+def own_record_next(
+    *, key: NodeKey, network_id: bytes, current: NodeRecord | None
+) -> NodeRecord | None:
+    """This node's record as settings and its books say it should be, signed with the next seq,
+    or None if CURRENT already says all that."""
+    host, port = gossip_advertised_address()
+    wanted = {
+        "role": Role(settings.GROWR_NODE_ROLE),
+        "name": settings.GROWR_NODE_NAME[:64],
+        "url": settings.GROWR_PUBLIC_URL,
+        "gossip_host": host,
+        "gossip_port": port,
+        "books": _own_books(),
+    }
+    if current is not None and all(getattr(current, f) == v for f, v in wanted.items()):
+        return None
+    with transaction.atomic():
+        identity = NodeIdentity.objects.select_for_update().get(singleton=True)
+        identity.record_seq += 1
+        record = sign_record(key, network_id=network_id, seq=identity.record_seq, **wanted)
+        identity.record = record.raw
+        identity.save(update_fields=["record_seq", "record"])
+    return record
+
+
+def _own_books() -> tuple[BookAnnouncement, ...]:
+    logs = Log.objects.order_by("book").values_list("key", "book", "length")
+    return tuple(BookAnnouncement(bytes(key), book, length) for key, book, length in logs)
+
+
+def gossip_bind_address() -> Address:
+    return parse_address(settings.GROWR_GOSSIP_BIND)
+
+
+def gossip_advertised_address() -> Address:
+    """The address peers are told to reach this node at: GROWR_GOSSIP_ADVERTISE, else the bound
+    one (settings refuse an unspecified bind address without an advertised one)."""
+    return parse_address(settings.GROWR_GOSSIP_ADVERTISE or settings.GROWR_GOSSIP_BIND)
+
+
+def seed_add(*, address: str) -> Seed:
+    """Add ADDRESS (HOST:PORT) to the stored seeds; ValueError says why it is refused."""
+    host, port = parse_address(address)
+    seed, _ = Seed.objects.get_or_create(host=host, port=port)
+    return seed
+
+
+def seed_remove(*, seed_id: int) -> None:
+    Seed.objects.filter(pk=seed_id).delete()
 
 
 def _books_json(record: NodeRecord) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-SERVICES = ("web", "worker", "beat")
+SERVICES = ("web", "worker", "beat", "gossip")
 
 
 def service_command(service: str, *, host: str, port: int, web_workers: int) -> str:
@@ -30,6 +30,8 @@ def service_command(service: str, *, host: str, port: int, web_workers: int) -> 
             f"{python} -m celery -A celery_worker beat --loglevel INFO "
             f"--schedule {shlex.quote(settings.CELERY_BEAT_SCHEDULE_FILENAME)}"
         )
+    if service == "gossip":
+        return f"{python} {shlex.quote(str(settings.BASE_DIR / 'manage.py'))} gossip"
     raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
 
 

@@ -33,7 +33,15 @@ GROWR_NODE_ROLE = env("GROWR_NODE_ROLE", default="originator")
 if GROWR_NODE_ROLE not in ("originator", "investor"):
     raise ImproperlyConfigured("GROWR_NODE_ROLE must be 'originator' or 'investor'")
 # Which processes `manage.py runnode` starts (DESIGN §9: one image, services chosen per process).
-GROWR_SERVICES = env.list("GROWR_SERVICES", default=["web", "worker", "beat"])
+GROWR_SERVICES = env.list("GROWR_SERVICES", default=["web", "worker", "beat", "gossip"])
+# Discovery (DESIGN §6): nodes of one network name gossip with each other and refuse the rest.
+GROWR_NETWORK = env("GROWR_NETWORK", default="growr")
+GROWR_GOSSIP_BIND = env("GROWR_GOSSIP_BIND", default="127.0.0.1:7946")
+# What peers are told to connect to; required when binding 0.0.0.0 or [::].
+GROWR_GOSSIP_ADVERTISE = env("GROWR_GOSSIP_ADVERTISE", default="")
+GROWR_GOSSIP_SEEDS = env.list("GROWR_GOSSIP_SEEDS", default=[])
+# Run the agent inside the Celery worker (a bootstep) instead of its own `gossip` process.
+GROWR_GOSSIP_IN_WORKER = env.bool("GROWR_GOSSIP_IN_WORKER", default=False)
 GROWR_DEMO_DATA_ALLOWED = False
 # A worker whose last heartbeat is older than this is reported down by /health/.
 GROWR_WORKER_HEARTBEAT_MAX_AGE = timedelta(

@@ -92,6 +92,17 @@ def test_independent_confirmations_shorten_the_suspicion_but_repeats_do_not():
     assert two_confirmations == view.timers.suspicion_min(len(view) + 1)
 
 
+def test_a_node_whose_own_probe_fails_confirms_a_suspicion_it_heard_once():
+    view = kijanis_view()
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=INES), now=0.0)
+
+    assert view.suspect(AMANI) == [Declare(AMANI, Status.SUSPECT, 1)]
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=1.0)
+    assert view.suspect(AMANI) == []
+    view.apply_claim(claim(Status.DEAD, AMANI, 1, accuser=INES), now=2.0)
+    assert view.suspect(AMANI) == []
+
+
 def test_a_suspected_node_refutes_with_a_higher_incarnation_that_clears_the_suspicion():
     amanis_view = Membership(self_id=AMANI, incarnation=1)
     view = kijanis_view()

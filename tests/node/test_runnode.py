@@ -1,4 +1,5 @@
-"""The run command starts web, worker and beat; /health/ turns green; Ctrl-C stops them all.
+"""The run command starts web, worker, beat and the gossip agent; /health/ turns green; Ctrl-C
+stops them all.
 
 These start the node's real processes, as a newcomer's `make run` and a deployment do.
 """
@@ -60,7 +61,11 @@ def _wait_until_healthy(node: subprocess.Popen, port: int) -> dict:
 def _run_node_and_stop_it(env: dict[str, str], tmp_path: Path) -> dict:
     port = _free_port()
     marker = f"GROWR_TEST_RUN={uuid.uuid4().hex}"
-    env = {**env, marker.split("=")[0]: marker.split("=")[1]}
+    env = {
+        **env,
+        marker.split("=")[0]: marker.split("=")[1],
+        "GROWR_GOSSIP_BIND": f"127.0.0.1:{_free_port()}",
+    }
     log = (tmp_path / "runnode.log").open("w")
     node = subprocess.Popen(
         [sys.executable, "manage.py", "runnode", "--port", str(port)],
@@ -81,7 +86,9 @@ def _run_node_and_stop_it(env: dict[str, str], tmp_path: Path) -> dict:
     deadline = time.monotonic() + 10
     while processes_with_marker(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert processes_with_marker(marker) == [], (tmp_path / "runnode.log").read_text()[-3000:]
+    output = (tmp_path / "runnode.log").read_text()
+    assert processes_with_marker(marker) == [], output[-3000:]
+    assert f"listening on {env['GROWR_GOSSIP_BIND']}" in output, output[-3000:]
     return body
 
 
@@ -125,6 +132,7 @@ def test_when_one_process_dies_the_whole_node_stops(tmp_path):
         **os.environ,
         "CELERY_BROKER_URL": "no-such-transport://",
         "GROWR_VAR_DIR": str(tmp_path),
+        "GROWR_GOSSIP_BIND": f"127.0.0.1:{_free_port()}",
     }
     env["DJANGO_SETTINGS_MODULE"] = "growr_site.settings.local"
     marker = f"{uuid.uuid4().hex}"

@@ -111,6 +111,14 @@ class _Schedule:
     sync: float = 0.0
 
 
+@dataclass(frozen=True)
+class RoundTrip:
+    """The latest direct probe of a member that was acked: how long it took, and when."""
+
+    seconds: float
+    at: float
+
+
 @dataclass
 class Counters:
     probes: int = 0
@@ -153,11 +161,18 @@ class GossipNode:
         self._seq = self.rng.randrange(_SEQ_MODULUS)
         self._schedule = _Schedule()
         self._verified = verified or VerifiedUpdates(network_id=network_id)
+        self._changed: set[bytes] = set()
+        self.round_trips: dict[bytes, RoundTrip] = {}
         self._queue_self()
 
     @property
     def node_id(self) -> bytes:
         return self.key.node_id
+
+    @property
+    def refused_updates(self) -> int:
+        """Claims and records that failed verification (forged, wrong network, malformed)."""
+        return self._verified.refused
 
     # Inputs.
 
@@ -176,6 +191,18 @@ class GossipNode:
         claim = self._sign(Status.LEFT, self.node_id, self.membership.incarnation)
         self.broadcasts.add(self.node_id, Update.of(claim))
         return claim
+
+    def farewell(self, *, now: float) -> list[Outbound]:
+        """LEFT, sent at once to twice the fanout, for a node about to exit that cannot wait
+        for the gossip rounds that would carry it."""
+        goodbye = Gossip((Update.of(self.leave()),))
+        members = self._random_members(2 * self.timers.gossip_fanout, exclude=set(), now=now)
+        return [o for member in members for o in self._to(member, goodbye)]
+
+    def take_changes(self) -> set[bytes]:
+        """The members whose record or state changed since the last call."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def receive(self, sender: NodeRecord, message: Message, *, now: float) -> list[Outbound]:
         """A MESSAGE from SENDER, whose record the transport verified in its handshake."""
@@ -304,6 +331,8 @@ class GossipNode:
         probe = self._probe
         if probe is not None and ack.seq_no == probe.seq_no and not probe.acked:
             probe.acked = True
+            if not probe.indirect:
+                self.round_trips[probe.target] = RoundTrip(now - probe.started, now)
             return []
         relay = self._relays.get(ack.seq_no)
         if relay is not None and not relay.answered:
@@ -361,6 +390,7 @@ class GossipNode:
 
     def _learn_record(self, record: NodeRecord) -> None:
         if self.membership.apply_record(record):
+            self._changed.add(record.node_id)
             self.broadcasts.add(record.node_id + b"r", Update.of(record))
 
     def _learn_claim(self, claim: Claim, now: float) -> None:
@@ -377,6 +407,7 @@ class GossipNode:
                 self.broadcasts.add(claim.subject, Update.of(claim))
         member = self.membership.get(claim.subject)
         if member is not None and member.claim is claim and known is not claim:
+            self._changed.add(claim.subject)
             self.broadcasts.add(claim.subject, Update.of(claim))
 
     def _declare(self, declare: Declare, now: float) -> None:

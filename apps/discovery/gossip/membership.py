@@ -174,11 +174,18 @@ class Membership:
         return []
 
     def suspect(self, node_id: bytes) -> list[Event]:
-        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim)."""
+        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim). If
+        another node suspects it already, this node's own accusation is the independent
+        confirmation that shortens the timeout (Lifeguard), so it is signed too, once."""
         member = self._members.get(node_id)
-        if member is None or member.status is not Status.ALIVE:
+        if member is None:
             return []
-        return [Declare(node_id, Status.SUSPECT, member.incarnation)]
+        suspicion = member.suspicion
+        already_accused = suspicion is not None and self.self_id in suspicion.accusers
+        confirming = member.status is Status.SUSPECT and not already_accused
+        if member.status is Status.ALIVE or confirming:
+            return [Declare(node_id, Status.SUSPECT, member.incarnation)]
+        return []
 
     def tick(self, *, now: float) -> list[Event]:
         """The deaths to sign (and apply_claim) for expired suspicions; forget old tombstones."""

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 from .claims import NodeRecord
-from .records import NodeKey, RecordError, open_record
+from .records import NodeKey, RecordError, is_host, open_record
 from .wire import (
     WIRE_VERSION,
     ConnectionClosed,
@@ -161,6 +161,21 @@ class TokenBuckets:
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_address(text: str) -> Address:
+    """HOST:PORT, or [IPV6]:PORT, as written in settings and on the Network page; ValueError
+    saying what is wrong otherwise."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    if not is_host(host):
+        raise ValueError(f"{text!r}: {host!r} is not a host name or IP address")
+    return host, int(port_text)
 
 
 def source_ip(peername: object) -> IPAddress | None:
