@@ -42,6 +42,11 @@ NETWORK = "growr-loopback-test"
 NODES = 8
 STARTUP_SECONDS = 90
 FLUSH_SECONDS = 2.0  # AgentSettings.flush_interval: how late the database may be
+GOSSIP_COMMAND = [sys.executable, "manage.py", "gossip"]
+WORKER_COMMAND = [
+    *(sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel", "INFO"),
+    *("--concurrency", "1", "--without-gossip", "--without-mingle"),
+]
 
 
 def _free_port() -> int:
@@ -65,6 +70,7 @@ class Node:
     var_dir: Path
     port: int
     env: dict[str, str]
+    command: list[str]
     process: subprocess.Popen | None = None
 
     @property
@@ -74,7 +80,7 @@ class Node:
     def start(self) -> None:
         log = (self.var_dir / "gossip.log").open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "gossip"],
+            self.command,
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -160,7 +166,15 @@ class Network:
         self.marker = uuid.uuid4().hex
         self.nodes: list[Node] = []
 
-    def add(self, name: str, *, seeds: list[Node], network: str = NETWORK) -> Node:
+    def add(
+        self,
+        name: str,
+        *,
+        seeds: list[Node],
+        network: str = NETWORK,
+        command: list[str] = GOSSIP_COMMAND,
+        **settings: str,
+    ) -> Node:
         var_dir = self.root / name
         shutil.copytree(self.template, var_dir)
         port = _free_port()
@@ -171,8 +185,9 @@ class Network:
             GROWR_GOSSIP_BIND=f"{HOST}:{port}",
             GROWR_GOSSIP_SEEDS=",".join(f"{HOST}:{s.port}" for s in seeds),
             GROWR_TEST_RUN=self.marker,
+            **settings,
         )
-        node = Node(name, var_dir, port, env)
+        node = Node(name, var_dir, port, env, command)
         node.start()
         self.nodes.append(node)
         return node
@@ -285,6 +300,35 @@ def test_a_node_of_another_network_is_refused_and_forgeries_are_ignored(network)
     time.sleep(2 * FLUSH_SECONDS)
     assert amani.peers()[baraka_id] == (Status.ALIVE, 1)
     assert baraka.peers()[amani.node_id()][0] == Status.ALIVE
+
+
+def test_the_celery_worker_runs_the_agent_when_asked_and_says_goodbye_when_stopped(network):
+    worker = network.add(
+        "worker-node", seeds=[], command=WORKER_COMMAND, GROWR_GOSSIP_IN_WORKER="true"
+    )
+    amani = network.add("amani", seeds=[worker])
+    nodes = [worker, amani]
+    _wait_for(
+        lambda: worker.node_id() and amani.node_id() and _sees(amani, worker.node_id(), 0),
+        seconds=STARTUP_SECONDS,
+        what="amani joins through the worker's agent",
+        nodes=nodes,
+    )
+    _wait_for(
+        lambda: _sees(worker, amani.node_id(), Status.ALIVE),
+        seconds=30,
+        what="the worker's agent stores amani",
+        nodes=nodes,
+    )
+
+    worker.stop()  # SIGTERM: Celery's warm shutdown stops the bootstep
+
+    _wait_for(
+        lambda: _sees(amani, worker.node_id(), Status.LEFT),
+        seconds=30,
+        what="amani hears the worker's agent leave",
+        nodes=nodes,
+    )
 
 
 async def _send_forgeries(target: Node, victim_id: bytes, victim_public_key: bytes) -> None:
