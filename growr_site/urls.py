@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("apps.identity.urls")),
     path("staff/", include(staff_patterns)),
     path("staff/books/", include("apps.ledger.urls")),
+    path("staff/network/", include("apps.discovery.urls")),
     path("borrow/", include(borrow_patterns)),
     path("invest/", include(invest_patterns)),
     path("admin/", admin.site.urls),

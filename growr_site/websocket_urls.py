@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from apps.discovery.consumers import NetworkConsumer
 from apps.identity.consumers import NotificationConsumer
 
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationConsumer.as_asgi()),
+    path("ws/network/", NetworkConsumer.as_asgi()),
 ]

@@ -3,6 +3,7 @@ pages. The agent's memory is the live view (gossip/membership.py); this table ne
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -84,3 +85,23 @@ class Seed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+class BookFollow(models.Model):
+    """A peer's public book this node follows (replicates and verifies). Investor nodes follow
+    the project books of originator nodes automatically (`chosen_by` empty); on originator
+    nodes an admin chooses among the books peers announce."""
+
+    key = models.BinaryField(primary_key=True, max_length=32)
+    kind = models.CharField(max_length=32)
+    publisher = models.BinaryField(max_length=32)  # the announcing node's id
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    followed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "followed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {bytes(self.key).hex()[:16]}"

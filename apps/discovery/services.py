@@ -13,17 +13,24 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.identity.models import User
+from apps.identity.permissions import ORIGINATOR_ADMIN_ONLY, has_role
 from apps.ledger.models import Log
 from apps.ledger.sealing import seal, unseal
 
+from . import selectors
 from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
 from .gossip.claims import BookAnnouncement, NodeRecord, Role, Status
 from .gossip.records import NodeKey, sign_record
 from .gossip.transport import Address, parse_address
-from .models import NodeIdentity, Seed
+from .models import BookFollow, NodeIdentity, Seed
+
+# The book an investor node follows on every originator node it hears of.
+AUTO_FOLLOWED_KIND = "projects"
 
 _SAVE_RECORD = (
     "INSERT INTO discovery_peer (node_id, public_key, seq, record, role, name, url, gossip_host, "
@@ -97,6 +104,8 @@ def agent_view_save(*, view: PeerView) -> None:
     """What the agent learnt since its last flush, and its status (the page's heartbeat)."""
     now = timezone.now()
     peer_records_save(records=view.records, seen_at=now)
+    if settings.GROWR_NODE_ROLE == Role.INVESTOR:
+        _follow_project_books(records=view.records)
     peer_states_save(
         states=[(s.node_id, s.status, s.incarnation) for s in view.states], seen_at=now
     )
@@ -171,15 +180,55 @@ def gossip_advertised_address() -> Address:
     return parse_address(settings.GROWR_GOSSIP_ADVERTISE or settings.GROWR_GOSSIP_BIND)
 
 
-def seed_add(*, address: str) -> Seed:
-    """Add ADDRESS (HOST:PORT) to the stored seeds; ValueError says why it is refused."""
-    host, port = parse_address(address)
+def _follow_project_books(*, records: Iterable[NodeRecord]) -> None:
+    """An investor node follows every originator's projects: what its investors browse."""
+    follows = [
+        BookFollow(key=book.key, kind=book.kind, publisher=record.node_id)
+        for record in records
+        if record.role is Role.ORIGINATOR
+        for book in record.books
+        if book.kind == AUTO_FOLLOWED_KIND
+    ]
+    BookFollow.objects.bulk_create(follows, ignore_conflicts=True)
+
+
+def book_follow(*, key: bytes, chosen_by: User) -> BookFollow:
+    """Follow the book KEY that a known peer announces; ValidationError if none does."""
+    _require_network_admin(chosen_by)
+    announced = selectors.announced_book(key=key)
+    if announced is None:
+        raise ValidationError("No known node announces that book.")
+    publisher, book = announced
+    follow, _ = BookFollow.objects.get_or_create(
+        key=book.key, defaults={"kind": book.kind, "publisher": publisher, "chosen_by": chosen_by}
+    )
+    return follow
+
+
+def book_unfollow(*, key: bytes, chosen_by: User) -> None:
+    _require_network_admin(chosen_by)
+    BookFollow.objects.filter(key=key).delete()
+
+
+def seed_add(*, address: str, added_by: User) -> Seed:
+    """Add ADDRESS (HOST:PORT) to the stored seeds; ValidationError says why it is refused."""
+    _require_network_admin(added_by)
+    try:
+        host, port = parse_address(address)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
     seed, _ = Seed.objects.get_or_create(host=host, port=port)
     return seed
 
 
-def seed_remove(*, seed_id: int) -> None:
+def seed_remove(*, seed_id: int, removed_by: User) -> None:
+    _require_network_admin(removed_by)
     Seed.objects.filter(pk=seed_id).delete()
+
+
+def _require_network_admin(user: User) -> None:
+    if not has_role(user, ORIGINATOR_ADMIN_ONLY):
+        raise PermissionDenied("Only an originator admin changes how this node joins the network.")
 
 
 def _books_json(record: NodeRecord) -> str:

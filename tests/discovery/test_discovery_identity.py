@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 from django.core.checks import run_checks
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from apps.discovery import selectors, services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView, RoundTripSeen
 from apps.discovery.gossip.claims import Role, Status
 from apps.discovery.gossip.records import NodeKey, network_id_for, open_record, sign_record
-from apps.discovery.models import NodeIdentity, Peer, PeerStatus
+from apps.discovery.models import NodeIdentity, Peer, PeerStatus, Seed
 from apps.ledger.services import log_append, log_for_book
 
 pytestmark = pytest.mark.django_db
@@ -123,10 +124,10 @@ def test_a_round_trip_older_than_what_is_stored_does_not_move_last_seen_back():
 
 
 @override_settings(GROWR_GOSSIP_SEEDS=["seed.growr.example:7946"])
-def test_joining_uses_configured_seeds_stored_seeds_and_recently_alive_peers():
+def test_joining_uses_configured_seeds_stored_seeds_and_recently_alive_peers(amina):
     services.node_identity_start()
-    services.seed_add(address="[2001:db8::1]:7946")
-    services.seed_add(address="[2001:db8::1]:7946")  # twice is once
+    services.seed_add(address="[2001:db8::1]:7946", added_by=amina)
+    services.seed_add(address="[2001:db8::1]:7946", added_by=amina)  # twice is once
     services.agent_view_save(
         view=PeerView(
             [_peer_record(AMANI, "Amani", 7001), _peer_record(INES, "Ines", 7002)],
@@ -144,9 +145,10 @@ def test_joining_uses_configured_seeds_stored_seeds_and_recently_alive_peers():
 
 
 @pytest.mark.parametrize("address", ["", "no-port", "host:0", "host:70000", "bad host:1", "[::1]"])
-def test_a_seed_that_is_not_host_and_port_is_refused_with_the_reason(address):
-    with pytest.raises(ValueError, match=r"HOST:PORT|port|host"):
-        services.seed_add(address=address)
+def test_a_seed_that_is_not_host_and_port_is_refused_with_the_reason(amina, address):
+    with pytest.raises(ValidationError, match=r"HOST:PORT|port|host"):
+        services.seed_add(address=address, added_by=amina)
+    assert not Seed.objects.exists()
 
 
 @pytest.mark.parametrize(

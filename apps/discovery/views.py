@@ -1,0 +1,80 @@
+"""Staff page "Network": the nodes this node knows through gossip, live, and the admin's
+choices of seeds and followed books."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.identity.permissions import ORIGINATOR_ADMIN_ONLY, has_role, portal_required
+
+from . import selectors, services
+
+
+class SeedForm(forms.Form):
+    address = forms.CharField(
+        label="Seed address",
+        max_length=262,
+        help_text="HOST:PORT of a node's gossip service, e.g. seed.growr.example:7946",
+    )
+
+
+@portal_required("staff")
+def network(request: HttpRequest) -> HttpResponse:
+    return _page(request, SeedForm())
+
+
+@require_POST
+@portal_required("staff")
+def seed_add(request: HttpRequest) -> HttpResponse:
+    form = SeedForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    try:
+        seed = services.seed_add(address=form.cleaned_data["address"], added_by=request.user)
+    except ValidationError as error:
+        form.add_error("address", error)
+        return _page(request, form, status=400)
+    messages.success(request, f"Seed {seed} added; the agent joins through it when it restarts.")
+    return redirect("discovery:network")
+
+
+@require_POST
+@portal_required("staff")
+def seed_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    services.seed_remove(seed_id=pk, removed_by=request.user)
+    messages.success(request, "Seed removed.")
+    return redirect("discovery:network")
+
+
+@require_POST
+@portal_required("staff")
+def book_follow(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        follow = services.book_follow(key=bytes.fromhex(key), chosen_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"This node now follows the {follow.kind} book {key[:16]}….")
+    return redirect("discovery:network")
+
+
+@require_POST
+@portal_required("staff")
+def book_unfollow(request: HttpRequest, key: str) -> HttpResponse:
+    services.book_unfollow(key=bytes.fromhex(key), chosen_by=request.user)
+    messages.success(request, f"This node no longer follows the book {key[:16]}….")
+    return redirect("discovery:network")
+
+
+def _page(request: HttpRequest, form: SeedForm, *, status: int = 200) -> HttpResponse:
+    context = {
+        "view": selectors.network_view(),
+        "form": form,
+        "can_manage": has_role(request.user, ORIGINATOR_ADMIN_ONLY),
+    }
+    return render(request, "discovery/network.html", context, status=status)

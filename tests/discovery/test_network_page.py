@@ -1,0 +1,223 @@
+"""Staff page "Network": Amina (admin) and Juma (agent) see the nodes this node knows, live;
+Amina chooses seeds and which peer books to follow, Juma may not; borrowers and investors do
+not see the page. An investor node follows every originator's projects book by itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.discovery import consumers, services
+from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView
+from apps.discovery.gossip.claims import BookAnnouncement, Role, Status
+from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
+from apps.discovery.models import BookFollow, NodeIdentity, Peer, Seed
+from growr_site.asgi import application
+
+NETWORK = network_id_for("growr-test")
+AGENT_STATUS = AgentStatus(b"n" * 32, 1, 0, 0, {"wrong network": 2}, 1, {}, 0)
+
+
+def _record(name: str, *, role=Role.ORIGINATOR, books=(), port=7001):
+    key = NodeKey.from_seed(name.encode().ljust(32, b"\0"))
+    return sign_record(
+        key,
+        network_id=NETWORK,
+        seq=1,
+        role=role,
+        name=name,
+        url=f"https://{name.lower().replace(' ', '-')}.example",
+        gossip_host="127.0.0.1",
+        gossip_port=port,
+        books=books,
+    )
+
+
+def _book(kind: str, fill: bytes, length: int = 4) -> BookAnnouncement:
+    return BookAnnouncement(key=fill * 32, kind=kind, length=length)
+
+
+def _heard(*records, states=()) -> None:
+    services.agent_view_save(view=PeerView(list(records), list(states), [], AGENT_STATUS))
+
+
+@pytest.fixture
+def amani(db):
+    """An originator node this node heard of, announcing its projects and loans books."""
+    services.node_identity_start()
+    record = _record("Amani Microfinance", books=(_book("projects", b"p"), _book("loans", b"l")))
+    _heard(record, states=[PeerState(record.node_id, Status.ALIVE, 1)])
+    return record
+
+
+def test_amina_sees_the_nodes_their_books_and_the_picture(client, amina, amani):
+    client.force_login(amina)
+
+    page = client.get("/staff/network/").content.decode()
+
+    assert "Amani Microfinance" in page
+    assert "<svg" in page and "link-alive" in page
+    assert "1 other node known: 1 alive." in page
+    assert "wrong network: 2" in page
+    assert "Follow<span" in page
+    assert "The discovery agent is not running" not in page  # the flush was its heartbeat
+
+
+def test_the_page_says_when_the_agent_is_silent(client, juma, amani):
+    NodeIdentity.objects.update(heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
+    client.force_login(juma)
+
+    page = client.get("/staff/network/").content.decode()
+
+    assert "The discovery agent is not running" in page
+
+
+def test_the_page_costs_the_same_queries_for_three_peers_and_thirty(client, amina, amani):
+    client.force_login(amina)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/staff/network/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    _heard(*[_record(f"Node {i}", books=(_book("projects", bytes([i]), i),)) for i in range(30)])
+    assert Peer.objects.count() == 31
+    assert queries() == few
+
+
+def test_amina_follows_and_unfollows_a_book_a_peer_announces(client, amina, amani):
+    client.force_login(amina)
+    key = "70" * 32  # the projects book of Amani: b"p" * 32
+
+    followed = client.post(f"/staff/network/books/{key}/follow/", follow=True)
+    follow = BookFollow.objects.get()
+    unfollowed = client.post(f"/staff/network/books/{key}/unfollow/", follow=True)
+
+    assert "now follows the projects book" in followed.content.decode()
+    assert (follow.kind, bytes(follow.publisher), follow.chosen_by) == (
+        "projects",
+        amani.node_id,
+        amina,
+    )
+    assert "no longer follows" in unfollowed.content.decode()
+    assert not BookFollow.objects.exists()
+
+
+def test_following_a_book_nobody_announces_is_refused_with_a_message(client, amina, amani):
+    client.force_login(amina)
+
+    response = client.post(f"/staff/network/books/{'ab' * 32}/follow/", follow=True)
+    malformed = client.post("/staff/network/books/not-a-key/follow/")
+
+    assert "No known node announces that book." in response.content.decode()
+    assert malformed.status_code == 404
+    assert not BookFollow.objects.exists()
+
+
+def test_juma_sees_the_page_but_may_not_follow_books_or_change_seeds(client, juma, amani):
+    client.force_login(juma)
+
+    page = client.get("/staff/network/").content.decode()
+    follow = client.post(f"/staff/network/books/{'70' * 32}/follow/")
+    seed = client.post("/staff/network/seeds/", {"address": "seed.example:7946"})
+
+    assert "Amani Microfinance" in page and "Follow<span" not in page
+    assert (follow.status_code, seed.status_code) == (403, 403)
+    assert not BookFollow.objects.exists() and not Seed.objects.exists()
+
+
+def test_amina_adds_a_seed_and_a_bad_address_is_explained(client, amina, db):
+    client.force_login(amina)
+
+    bad = client.post("/staff/network/seeds/", {"address": "seed.example:99999"})
+    good = client.post("/staff/network/seeds/", {"address": "seed.example:7946"}, follow=True)
+    seed = Seed.objects.get()
+    removed = client.post(f"/staff/network/seeds/{seed.pk}/remove/", follow=True)
+
+    assert bad.status_code == 400
+    assert "the port must be a number from 1 to 65535" in bad.content.decode()
+    assert "Seed seed.example:7946 added" in good.content.decode()
+    assert "Seed removed." in removed.content.decode()
+    assert not Seed.objects.exists()
+
+
+def test_borrowers_and_investors_cannot_open_it(client, wanjiru, ines, db):
+    for person in (wanjiru, ines):
+        client.force_login(person)
+        assert client.get("/staff/network/").status_code == 403
+    client.logout()
+    assert client.get("/staff/network/").status_code == 302
+
+
+@override_settings(GROWR_NODE_ROLE="investor")
+def test_an_investor_node_follows_every_originators_projects_book_by_itself(db):
+    services.node_identity_start()
+    amani = _record("Amani Microfinance", books=(_book("projects", b"p"), _book("loans", b"l")))
+    pablo = _record("Pablo's node", role=Role.INVESTOR, books=(_book("projects", b"q"),))
+
+    _heard(amani, pablo)
+    _heard(amani)  # heard again: still one follow
+
+    follow = BookFollow.objects.get()
+    assert (bytes(follow.key), bytes(follow.publisher), follow.chosen_by) == (
+        b"p" * 32,
+        amani.node_id,
+        None,
+    )
+
+
+def test_an_originator_node_follows_nothing_by_itself(amani):
+    assert not BookFollow.objects.exists()
+
+
+def _communicator(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, "/ws/network/", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    communicator.scope["user"] = user
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_open_page_hears_a_node_turn_suspect(monkeypatch):
+    from tests.factories import OrganizationFactory, StaffFactory
+
+    monkeypatch.setattr(consumers, "POLL_SECONDS", 0.05)
+    juma = await sync_to_async(StaffFactory)(
+        role="originator_agent", organization=await sync_to_async(OrganizationFactory)()
+    )
+    await sync_to_async(services.node_identity_start)()
+    record = _record("Amani Microfinance")
+    await sync_to_async(_heard)(record, states=[PeerState(record.node_id, Status.ALIVE, 1)])
+    communicator = _communicator(juma)
+    connected, _ = await communicator.connect()
+    assert connected
+
+    first = await communicator.receive_json_from(timeout=2)
+    await sync_to_async(_heard)(states=[PeerState(record.node_id, Status.SUSPECT, 1)])
+    second = await communicator.receive_json_from(timeout=2)
+
+    assert "badge-alive" in first["html"] and first["summary"] == "1 other node known: 1 alive."
+    assert "badge-suspect" in second["html"]
+    assert second["summary"] == "1 other node known: 1 suspect."
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_investor_cannot_open_the_live_feed():
+    from tests.factories import UserFactory
+
+    ines = await sync_to_async(UserFactory)(role="investor")
+    communicator = _communicator(ines)
+
+    connected, code = await communicator.connect()
+
+    assert not connected and code == consumers.CLOSE_FORBIDDEN
