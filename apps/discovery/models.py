@@ -55,6 +55,7 @@ class NodeIdentity(models.Model):
 
     singleton = models.BooleanField(primary_key=True, default=True, editable=False)
     sealed_seed = models.BinaryField()
+    public_key = models.BinaryField(max_length=32)
     incarnation = models.BigIntegerField(default=0)
     record_seq = models.BigIntegerField(default=0)
     record = models.BinaryField(default=b"")

@@ -158,7 +158,7 @@ def _this_node(now: datetime) -> ThisNode:
         name=settings.GROWR_NODE_NAME,
         role=settings.GROWR_NODE_ROLE,
         network=settings.GROWR_NETWORK,
-        node_id=_record_node_id(bytes(identity.record)),
+        node_id=node_id_for(bytes(identity.public_key)).hex() if identity.public_key else "",
         address=settings.GROWR_GOSSIP_ADVERTISE or settings.GROWR_GOSSIP_BIND,
         incarnation=identity.incarnation,
         record_seq=identity.record_seq,
@@ -168,11 +168,6 @@ def _this_node(now: datetime) -> ThisNode:
         health=identity.health,
         counters=identity.counters,
     )
-
-
-def _record_node_id(raw: bytes) -> str:
-    # A record opens with its version byte and the signer's public key (docs/protocol.md).
-    return node_id_for(raw[1:33]).hex() if raw else ""
 
 
 def _address(host: str, port: int) -> str:

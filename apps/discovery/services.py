@@ -133,7 +133,8 @@ def node_identity_start() -> tuple[NodeKey, NodeIdentity]:
     back from the dead must outrank the DEAD claims about its previous life."""
     identity = NodeIdentity.objects.select_for_update().filter(singleton=True).first()
     if identity is None:
-        identity = NodeIdentity(sealed_seed=seal(NodeKey.generate().seed))
+        key = NodeKey.generate()
+        identity = NodeIdentity(sealed_seed=seal(key.seed), public_key=key.public_key)
     identity.incarnation += 1
     identity.started_at = timezone.now()
     identity.save()

@@ -29,6 +29,7 @@ from apps.discovery.gossip.records import (
     CLAIM_VERSION,
     NodeKey,
     network_id_for,
+    node_id_for,
     sign_record,
 )
 from apps.discovery.gossip.transport import Transport
@@ -112,10 +113,11 @@ class Node:
         raise AssertionError(f"{self.name}: database unreadable")
 
     def node_id(self) -> bytes | None:
-        rows = self.query("SELECT record FROM discovery_nodeidentity")
-        if not rows or not rows[0][0]:
+        """Its node id once its agent has signed a record (so it is about to gossip)."""
+        rows = self.query("SELECT public_key, record_seq FROM discovery_nodeidentity")
+        if not rows or not rows[0][1]:
             return None
-        return _record_node_id(bytes(rows[0][0]))
+        return node_id_for(bytes(rows[0][0]))
 
     def peers(self) -> dict[bytes, tuple[int, int]]:
         """Node id: (status, incarnation), as this node's database holds them."""
@@ -125,13 +127,6 @@ class Node:
     def counters(self) -> dict:
         rows = self.query("SELECT counters FROM discovery_nodeidentity")
         return json.loads(rows[0][0]) if rows else {}
-
-
-def _record_node_id(raw: bytes) -> bytes:
-    import hashlib
-
-    # The record opens with its version byte and the signer's public key (protocol.md).
-    return hashlib.sha256(raw[1:33]).digest()
 
 
 @pytest.fixture(scope="module")
