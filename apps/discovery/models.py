@@ -106,3 +106,21 @@ class BookFollow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {bytes(self.key).hex()[:16]}"
+
+
+class Ban(models.Model):
+    """A node this node will not talk to or hear about, by an admin's decision: its handshakes
+    are refused and every record and claim from or about it is ignored."""
+
+    node_id = models.BinaryField(primary_key=True, max_length=32)
+    reason = models.CharField(max_length=200)
+    banned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    banned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-banned_at"]
+
+    def __str__(self) -> str:
+        return f"ban of {bytes(self.node_id).hex()[:16]}: {self.reason}"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from .gossip.claims import BookAnnouncement
 from .gossip.records import node_id_for
 from .gossip.transport import Address, parse_address
-from .models import BookFollow, NodeIdentity, Peer, PeerStatus, Seed
+from .models import Ban, BookFollow, NodeIdentity, Peer, PeerStatus, Seed
 
 PICTURE_SIZE = 400
 # The agent saves its status every two seconds; this much silence means it is not running.
@@ -49,6 +49,7 @@ class PeerRow:
     last_seen: datetime
     round_trip_ms: float | None
     gossip_address: str
+    banned: bool
     books: list[BookRow]
     # Where the network picture draws it, in a 0..PICTURE_SIZE square.
     x: float
@@ -72,11 +73,20 @@ class ThisNode:
 
 
 @dataclass(frozen=True)
+class BanRow:
+    node_id: str
+    name: str
+    reason: str
+    banned_at: datetime
+
+
+@dataclass(frozen=True)
 class NetworkView:
     this_node: ThisNode
     peers: list[PeerRow]
     counts: dict[str, int]
     seeds: list[Seed]
+    bans: list[BanRow]
     picture_size: int = PICTURE_SIZE
 
     @property
@@ -94,12 +104,17 @@ class NetworkView:
 
 
 def network_view(*, now: datetime | None = None) -> NetworkView:
-    """Everything the Network page shows, in four queries whatever the number of peers."""
+    """Everything the Network page shows, in five queries whatever the number of peers."""
     now = now or timezone.now()
     follows = {bytes(f.key): f for f in BookFollow.objects.all()}
+    bans = {bytes(b.node_id): b for b in Ban.objects.all()}
     peers = sorted(Peer.objects.all(), key=lambda p: (p.status, p.name.lower()))
     positions = _circle(len(peers))
-    rows = [_peer_row(peer, follows, *positions[i]) for i, peer in enumerate(peers)]
+    rows = [
+        _peer_row(peer, follows, bytes(peer.node_id) in bans, *positions[i])
+        for i, peer in enumerate(peers)
+    ]
+    names = {row.node_id: row.name for row in rows}
     counts = {status.label: 0 for status in PeerStatus}
     for row in rows:
         counts[row.status] += 1
@@ -108,7 +123,15 @@ def network_view(*, now: datetime | None = None) -> NetworkView:
         peers=rows,
         counts=counts,
         seeds=list(Seed.objects.all()),
+        bans=[
+            BanRow(node_id.hex(), names.get(node_id.hex(), "?"), ban.reason, ban.banned_at)
+            for node_id, ban in bans.items()
+        ],
     )
+
+
+def banned_node_ids() -> frozenset[bytes]:
+    return frozenset(bytes(node_id) for node_id in Ban.objects.values_list("node_id", flat=True))
 
 
 def announced_book(*, key: bytes) -> tuple[bytes, BookAnnouncement] | None:
@@ -122,7 +145,7 @@ def announced_book(*, key: bytes) -> tuple[bytes, BookAnnouncement] | None:
     return None
 
 
-def _peer_row(peer: Peer, follows: dict, x: float, y: float) -> PeerRow:
+def _peer_row(peer: Peer, follows: dict, banned: bool, x: float, y: float) -> PeerRow:
     books = []
     for book in peer.books:
         follow = follows.get(bytes.fromhex(book["key"]))
@@ -145,6 +168,7 @@ def _peer_row(peer: Peer, follows: dict, x: float, y: float) -> PeerRow:
         last_seen=peer.last_seen,
         round_trip_ms=peer.round_trip_ms,
         gossip_address=_address(peer.gossip_host, peer.gossip_port),
+        banned=banned,
         books=books,
         x=x,
         y=y,

@@ -27,7 +27,7 @@ from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
 from .gossip.claims import BookAnnouncement, NodeRecord, Role, Status
 from .gossip.records import NodeKey, sign_record
 from .gossip.transport import Address, parse_address
-from .models import BookFollow, NodeIdentity, Seed
+from .models import Ban, BookFollow, NodeIdentity, Peer, Seed
 
 # The book an investor node follows on every originator node it hears of.
 AUTO_FOLLOWED_KIND = "projects"
@@ -225,6 +225,25 @@ def seed_add(*, address: str, added_by: User) -> Seed:
 def seed_remove(*, seed_id: int, removed_by: User) -> None:
     _require_network_admin(removed_by)
     Seed.objects.filter(pk=seed_id).delete()
+
+
+def node_ban(*, node_id: bytes, reason: str, banned_by: User) -> Ban:
+    """Ban a known node; the agent stops talking to it within its next store refresh."""
+    _require_network_admin(banned_by)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("Say why the node is banned; the team will want to know.")
+    if not Peer.objects.filter(node_id=node_id).exists():
+        raise ValidationError("No known node has that id.")
+    ban, _ = Ban.objects.update_or_create(
+        node_id=node_id, defaults={"reason": reason[:200], "banned_by": banned_by}
+    )
+    return ban
+
+
+def node_ban_lift(*, node_id: bytes, lifted_by: User) -> None:
+    _require_network_admin(lifted_by)
+    Ban.objects.filter(node_id=node_id).delete()
 
 
 def _require_network_admin(user: User) -> None:

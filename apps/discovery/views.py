@@ -23,9 +23,43 @@ class SeedForm(forms.Form):
     )
 
 
+class BanForm(forms.Form):
+    node_id = forms.RegexField(
+        label="Node", regex=r"^[0-9a-f]{64}$", error_messages={"invalid": "Choose a known node."}
+    )
+    reason = forms.CharField(label="Reason", max_length=200)
+
+
 @portal_required("staff")
 def network(request: HttpRequest) -> HttpResponse:
-    return _page(request, SeedForm())
+    return _page(request)
+
+
+@require_POST
+@portal_required("staff")
+def node_ban(request: HttpRequest) -> HttpResponse:
+    form = BanForm(request.POST)
+    if not form.is_valid():
+        return _page(request, ban_form=form, status=400)
+    try:
+        services.node_ban(
+            node_id=bytes.fromhex(form.cleaned_data["node_id"]),
+            reason=form.cleaned_data["reason"],
+            banned_by=request.user,
+        )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return _page(request, ban_form=form, status=400)
+    messages.success(request, "Node banned; the agent stops talking to it within seconds.")
+    return redirect("discovery:network")
+
+
+@require_POST
+@portal_required("staff")
+def node_ban_lift(request: HttpRequest, node_id: str) -> HttpResponse:
+    services.node_ban_lift(node_id=bytes.fromhex(node_id), lifted_by=request.user)
+    messages.success(request, "Ban lifted.")
+    return redirect("discovery:network")
 
 
 @require_POST
@@ -33,12 +67,12 @@ def network(request: HttpRequest) -> HttpResponse:
 def seed_add(request: HttpRequest) -> HttpResponse:
     form = SeedForm(request.POST)
     if not form.is_valid():
-        return _page(request, form, status=400)
+        return _page(request, seed_form=form, status=400)
     try:
         seed = services.seed_add(address=form.cleaned_data["address"], added_by=request.user)
     except ValidationError as error:
         form.add_error("address", error)
-        return _page(request, form, status=400)
+        return _page(request, seed_form=form, status=400)
     messages.success(request, f"Seed {seed} added; the agent joins through it when it restarts.")
     return redirect("discovery:network")
 
@@ -71,10 +105,17 @@ def book_unfollow(request: HttpRequest, key: str) -> HttpResponse:
     return redirect("discovery:network")
 
 
-def _page(request: HttpRequest, form: SeedForm, *, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    *,
+    seed_form: SeedForm | None = None,
+    ban_form: BanForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     context = {
         "view": selectors.network_view(),
-        "form": form,
+        "form": seed_form or SeedForm(),
+        "ban_form": ban_form or BanForm(),
         "can_manage": has_role(request.user, ORIGINATOR_ADMIN_ONLY),
     }
     return render(request, "discovery/network.html", context, status=status)

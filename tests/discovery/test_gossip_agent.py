@@ -13,6 +13,7 @@ from apps.discovery.gossip.claims import BookAnnouncement, NodeRecord, Role, Sta
 from apps.discovery.gossip.engine import GossipNode
 from apps.discovery.gossip.membership import Timers
 from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
+from apps.discovery.gossip.transport import Reason
 
 HOST = "127.0.0.1"
 NETWORK = network_id_for("growr-agent-test")
@@ -37,6 +38,7 @@ class MemoryStore:
     failing: bool = False
     failed_saves: int = 0
     next_books: tuple[BookAnnouncement, ...] | None = None
+    bans: frozenset[bytes] = frozenset()
 
     def save(self, view: PeerView) -> None:
         if self.failing:
@@ -57,6 +59,9 @@ class MemoryStore:
             return None
         seq = current.seq + 1
         return _record(self.key, current.name, current.gossip_port, seq, self.next_books)
+
+    def banned(self) -> frozenset[bytes]:
+        return self.bans
 
     def status_of(self, node: bytes) -> Status | None:
         state = self.states.get(node)
@@ -191,3 +196,24 @@ async def test_changes_a_failed_save_held_are_saved_by_a_later_one():
     finally:
         await amani.stop()
         await baraka.stop()
+
+
+async def test_a_node_banned_in_the_store_is_refused_and_no_longer_heard():
+    amani, baraka, chen = await _network("Amani", "Baraka", "Chen")
+    try:
+        await _until(lambda: _everyone_knows_everyone([amani, baraka, chen]))
+
+        amani.store.bans = frozenset({chen.node_id})
+
+        def refused() -> int:
+            transport = amani.agent.transport
+            return transport.stats[Reason.BANNED] + transport.send_failures[Reason.BANNED]
+
+        await _until(lambda: refused() > 0)
+        assert amani.agent.node.membership.get(chen.node_id) is None
+        await asyncio.sleep(1.0)  # many probe periods: Chen is not heard of again
+        assert amani.agent.node.membership.get(chen.node_id) is None
+        assert baraka.store.status_of(chen.node_id) is Status.ALIVE
+    finally:
+        for agent in (amani, baraka, chen):
+            await agent.stop()

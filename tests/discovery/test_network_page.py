@@ -14,11 +14,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.discovery import consumers, services
+from apps.discovery import consumers, selectors, services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement, Role, Status
 from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
-from apps.discovery.models import BookFollow, NodeIdentity, Peer, Seed
+from apps.discovery.models import Ban, BookFollow, NodeIdentity, Peer, Seed
 from growr_site.asgi import application
 
 NETWORK = network_id_for("growr-test")
@@ -221,3 +221,33 @@ async def test_an_investor_cannot_open_the_live_feed():
     connected, code = await communicator.connect()
 
     assert not connected and code == consumers.CLOSE_FORBIDDEN
+
+
+def test_amina_bans_a_node_with_a_reason_and_lifts_the_ban(client, amina, amani):
+    client.force_login(amina)
+    node_id = amani.node_id.hex()
+
+    reasonless = client.post("/staff/network/bans/", {"node_id": node_id, "reason": " "})
+    unknown = client.post("/staff/network/bans/", {"node_id": "ab" * 32, "reason": "spam"})
+    banned = client.post(
+        "/staff/network/bans/", {"node_id": node_id, "reason": "spam"}, follow=True
+    )
+
+    assert reasonless.status_code == 400 and unknown.status_code == 400
+    assert "No known node has that id." in unknown.content.decode()
+    assert "Node banned" in banned.content.decode()
+    assert (bytes(Ban.objects.get().node_id), Ban.objects.get().banned_by) == (amani.node_id, amina)
+    assert selectors.banned_node_ids() == {amani.node_id}
+
+    client.post(f"/staff/network/bans/{node_id}/lift/")
+
+    assert not Ban.objects.exists()
+
+
+def test_juma_may_not_ban_a_node(client, juma, amani):
+    client.force_login(juma)
+
+    response = client.post("/staff/network/bans/", {"node_id": amani.node_id.hex(), "reason": "x"})
+
+    assert response.status_code == 403
+    assert not Ban.objects.exists()

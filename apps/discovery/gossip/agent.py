@@ -6,9 +6,10 @@ woken (or when a message arrived, which may bring a deadline closer), sends what
 to send without waiting for it, and every `flush_interval` hands the members that changed to the
 store, in a thread of its own so a slow database never delays a probe. Every `record_interval`
 it asks the store whether this node's record should change (its books grew, its URL moved) and
-announces the new one. A node that knows no live member rejoins through its seeds.
+announces the new one, and which nodes an operator banned. A node that knows no live member
+rejoins through its seeds.
 
-Nothing here imports Django: the store is any object with `save` and `next_record`
+Nothing here imports Django: the store is any object with `save`, `next_record` and `banned`
 (apps/discovery/runner.py keeps it in the database).
 """
 
@@ -81,6 +82,9 @@ class AgentStore(Protocol):
     def next_record(self, current: NodeRecord) -> NodeRecord | None:
         """A newer record of this node if what it should say differs from CURRENT, else None."""
 
+    def banned(self) -> frozenset[bytes]:
+        """The node ids an operator banned."""
+
 
 @dataclass
 class AgentSettings:
@@ -113,6 +117,7 @@ class GossipAgent:
             deliver=self._deliver,
             limits=settings.limits,
             clock=clock,
+            banned=lambda node_id: node_id in self.node.banned,
         )
         self.dropped_sends = 0
         self._wake = asyncio.Event()
@@ -126,12 +131,15 @@ class GossipAgent:
 
     async def run(self, *, host: str, port: int, stopping: asyncio.Event) -> None:
         """Serve until STOPPING is set, then say goodbye, close and save what is left."""
+        await self._refresh_from_store()
         await self.transport.start(host, port)
         self._join()
         loops = [
             asyncio.create_task(self._ticking()),
             asyncio.create_task(self._every(self.settings.flush_interval, self._flush)),
-            asyncio.create_task(self._every(self.settings.record_interval, self._refresh_record)),
+            asyncio.create_task(
+                self._every(self.settings.record_interval, self._refresh_from_store)
+            ),
             asyncio.create_task(self._every(self.settings.rejoin_interval, self._rejoin)),
         ]
         try:
@@ -242,11 +250,13 @@ class GossipAgent:
             dropped_sends=self.dropped_sends,
         )
 
-    async def _refresh_record(self) -> None:
+    async def _refresh_from_store(self) -> None:
+        """Announce a newer record of this node if there is one, and take up new bans."""
         record = await self._in_store_thread(self.store.next_record, self.node.record)
         if record is not None and record.seq > self.node.record.seq:
             self.node.update_record(record)
             logger.info("gossip agent: announcing record seq %s", record.seq)
+        self.node.ban(await self._in_store_thread(self.store.banned))
 
     async def _in_store_thread(self, function, *args):
         loop = asyncio.get_running_loop()

@@ -162,6 +162,8 @@ class GossipNode:
         self._schedule = _Schedule()
         self._verified = verified or VerifiedUpdates(network_id=network_id)
         self._changed: set[bytes] = set()
+        # Nodes an operator banned: nothing from or about them is heard, nothing sent to them.
+        self.banned: frozenset[bytes] = frozenset()
         self.round_trips: dict[bytes, RoundTrip] = {}
         self._queue_self()
 
@@ -199,6 +201,14 @@ class GossipNode:
         members = self._random_members(2 * self.timers.gossip_fanout, exclude=set(), now=now)
         return [o for member in members for o in self._to(member, goodbye)]
 
+    def ban(self, node_ids: frozenset[bytes]) -> None:
+        """Hear nothing more from or about NODE_IDS, and forget what was heard: an operator's
+        decision that outranks anything the network says about them."""
+        for node_id in node_ids - self.banned:
+            self.membership.forget(node_id)
+            self.round_trips.pop(node_id, None)
+        self.banned = frozenset(node_ids)
+
     def take_changes(self) -> set[bytes]:
         """The members whose record or state changed since the last call."""
         changed, self._changed = self._changed, set()
@@ -206,6 +216,8 @@ class GossipNode:
 
     def receive(self, sender: NodeRecord, message: Message, *, now: float) -> list[Outbound]:
         """A MESSAGE from SENDER, whose record the transport verified in its handshake."""
+        if sender.node_id in self.banned:
+            return []
         self._learn_record(sender)
         handler = _HANDLERS.get(type(message))
         if handler is None:
@@ -383,10 +395,17 @@ class GossipNode:
     def _take_updates(self, updates: tuple[Update, ...], now: float) -> None:
         for update in updates:
             item = self._verified.open(update)
+            if item is None or self._about_banned(item):
+                continue
             if isinstance(item, NodeRecord):
                 self._learn_record(item)
             elif isinstance(item, Claim):
                 self._learn_claim(item, now)
+
+    def _about_banned(self, item: Claim | NodeRecord) -> bool:
+        if isinstance(item, NodeRecord):
+            return item.node_id in self.banned
+        return item.subject in self.banned or item.accuser in self.banned
 
     def _learn_record(self, record: NodeRecord) -> None:
         if self.membership.apply_record(record):

@@ -156,6 +156,10 @@ class Membership:
             member.record = record
         return True
 
+    def forget(self, node_id: bytes) -> None:
+        self._members.pop(node_id, None)
+        self._records.pop(node_id, None)
+
     def record(self, node_id: bytes) -> NodeRecord | None:
         return self._records.get(node_id)
 

@@ -96,6 +96,7 @@ class Reason(enum.StrEnum):
     CONNECTION_RATE_LIMITED = "connection rate limited"
     TOO_MANY_CONNECTIONS = "too many connections"
     TOO_MANY_CONNECTIONS_FROM_IP = "too many connections from one ip"
+    BANNED = "banned node"
     MALFORMED_FRAME = "malformed frame"
     OVERSIZED_FRAME = "oversized frame"
     TIMEOUT = "timeout"
@@ -233,8 +234,10 @@ class Transport:
         deliver: Deliver,
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.monotonic,
+        banned: Callable[[bytes], bool] = lambda node_id: False,
     ) -> None:
         self._key = key
+        self._banned = banned
         self._network_id = network_id
         self._record = record
         self._deliver = deliver
@@ -323,6 +326,9 @@ class Transport:
             return self._send_failed(
                 Reason.WRONG_NODE, address, f"it is {_describe(connection.peer)}"
             )
+        elif self._banned(connection.peer.node_id):  # banned since the connection was opened
+            self._drop(link, connection)
+            return self._send_failed(Reason.BANNED, address, _describe(connection.peer))
         try:
             async with asyncio.timeout(self._limits.write_timeout):
                 connection.writer.write(data)
@@ -525,6 +531,8 @@ class Transport:
     async def _receive(self, sender: NodeRecord, reader: asyncio.StreamReader) -> None:
         while True:
             frame = await read_frame(reader, timeout=self._limits.idle_timeout)
+            if self._banned(sender.node_id):  # banned since the connection was opened
+                raise _Refusal(Reason.BANNED, f"{_describe(sender)} is banned")
             if frame.frame_type in _HANDSHAKE_FRAME_TYPES:
                 raise _Refusal(
                     Reason.UNEXPECTED_MESSAGE, f"{frame.frame_type.name} after the handshake"
@@ -552,9 +560,12 @@ class Transport:
 
     def _open_record(self, raw: bytes) -> NodeRecord:
         try:
-            return open_record(raw, network_id=self._network_id)
+            record = open_record(raw, network_id=self._network_id)
         except RecordError as error:
             raise _Refusal(Reason.BAD_RECORD, str(error)) from None
+        if self._banned(record.node_id):
+            raise _Refusal(Reason.BANNED, f"{_describe(record)} is banned")
+        return record
 
     def _own_record(self) -> bytes:
         return self._record().raw
