@@ -37,6 +37,10 @@ class DatabaseStore:
         close_old_connections()
         return services.own_record_next(key=self.key, network_id=self.network_id, current=current)
 
+    def banned(self) -> frozenset[bytes]:
+        close_old_connections()
+        return selectors.banned_node_ids()
+
 
 def agent_build() -> tuple[GossipAgent, Address]:
     """The agent for this node and the address to bind; database work, so call it outside any
@@ -85,6 +89,8 @@ class AgentThread(threading.Thread):
         serving = asyncio.create_task(agent.run(host=host, port=port, stopping=self._stopping))
         while agent.transport.port is None and not serving.done():
             await asyncio.sleep(0.01)
+        if serving.done():  # it failed before it could listen: its error says why
+            await serving
         logger.info(
             "gossip agent %s listening on %s:%s, network %r, %d seed(s)",
             agent.node.node_id.hex()[:16],
