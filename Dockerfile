@@ -28,7 +28,8 @@ RUN SECRET_KEY="collectstatic-only-$(python -c 'import secrets;print(secrets.tok
     ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/unused.sqlite3 REDIS_URL=redis://unused:6379/0 \
     python manage.py collectstatic --noinput
 USER growr
-EXPOSE 8000
+# 8000: HTTP (behind a TLS proxy); 7946: discovery gossip (TCP).
+EXPOSE 8000 7946
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
     CMD python -c "import sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:8000/health/', timeout=4).status != 200)"
 CMD ["python", "manage.py", "runnode", "--host", "0.0.0.0", "--port", "8000"]
