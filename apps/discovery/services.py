@@ -130,13 +130,16 @@ def _agent_status_save(*, status: AgentStatus, at: datetime) -> None:
 @transaction.atomic
 def node_identity_start() -> tuple[NodeKey, NodeIdentity]:
     """The node key (created on first start) and a raised incarnation for this start: a node
-    back from the dead must outrank the DEAD claims about its previous life."""
+    back from the dead must outrank the DEAD claims about its previous life, and others accept
+    accusations only at incarnations the node itself announced (membership.py)."""
     identity = NodeIdentity.objects.select_for_update().filter(singleton=True).first()
     if identity is None:
         key = NodeKey.generate()
         identity = NodeIdentity(sealed_seed=seal(key.seed), public_key=key.public_key)
-    identity.incarnation += 1
     identity.started_at = timezone.now()
+    # Never below the clock either: a node whose database was restored from an old backup still
+    # outranks what the network remembers of its previous life.
+    identity.incarnation = max(identity.incarnation + 1, int(identity.started_at.timestamp()))
     identity.save()
     return NodeKey.from_seed(unseal(bytes(identity.sealed_seed))), identity
 

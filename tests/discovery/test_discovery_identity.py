@@ -4,6 +4,8 @@ the agent's flushes into the peer table, stored seeds, and settings checked up f
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
@@ -55,7 +57,8 @@ def test_the_node_key_is_created_once_sealed_and_each_start_raises_the_incarnati
     again, second = services.node_identity_start()
 
     assert again.node_id == key.node_id
-    assert (first.incarnation, second.incarnation) == (1, 2)
+    assert first.incarnation >= int(time.time()) - 5
+    assert second.incarnation > first.incarnation
     stored = bytes(NodeIdentity.objects.get().sealed_seed)
     assert key.seed not in stored  # sealed, not plain
 
