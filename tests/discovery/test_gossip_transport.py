@@ -41,6 +41,7 @@ from apps.discovery.gossip.wire import (
     Message,
     Nack,
     Ping,
+    Sync,
     Update,
     UpdateKind,
     WireError,
@@ -59,9 +60,10 @@ NETWORK = network_id_for("growr-test")
 ELSEWHERE = network_id_for("growr-elsewhere")
 AMANI = NodeKey.from_seed(b"amani".ljust(32, b"\0"))  # an originator's node
 INES = NodeKey.from_seed(b"ines".ljust(32, b"\0"))  # an investor's node
+BARAKA = NodeKey.from_seed(b"baraka".ljust(32, b"\0"))  # another originator's node
 MALLORY = NodeKey.from_seed(b"mallory".ljust(32, b"\0"))  # a hostile node
 
-NAMES = {AMANI: "Amani Microfinance", INES: "Ines Invest", MALLORY: "Mallory"}
+NAMES = {AMANI: "Amani Microfinance", INES: "Ines Invest", BARAKA: "Baraka", MALLORY: "Mallory"}
 
 
 def record_for(key: NodeKey, network: bytes = NETWORK) -> NodeRecord:
@@ -468,6 +470,24 @@ async def test_a_peer_sending_beyond_its_burst_has_the_excess_dropped_not_its_co
 
     assert ines.received[100:] == [Nack(n) for n in range(130, 140)]
     assert ines.transport.inbound_connections == 1
+
+
+async def test_syncs_beyond_the_nodes_sync_budget_are_dropped_whoever_sends_them(start_node):
+    clock = FakeClock()
+    ines = await start_node(INES, clock=clock, limits=Limits(sync_rate=2, sync_burst=3))
+    amani, baraka = await start_node(AMANI), await start_node(BARAKA)
+    sync = Sync.of([(AMANI.node_id, 1, 1)], with_digest=True)
+
+    for sender in (amani, baraka, amani, baraka):
+        assert await sender.send(ines, sync)
+        assert await sender.send(ines, Nack(1))
+    await eventually(lambda: len(ines.inbox) == 7)
+
+    assert sum(isinstance(m, Sync) for m in ines.received) == 3
+    assert ines.transport.stats == {Reason.SYNC_LIMITED: 1}
+    clock.now += 0.5  # one more sync a second later
+    assert await amani.send(ines, sync)
+    await eventually(lambda: len(ines.inbox) == 8)
 
 
 async def test_beyond_the_inbound_connection_cap_new_connections_are_closed_at_once(

@@ -76,6 +76,10 @@ class Limits:
     peer_frame_burst: int = 100
     block_connection_rate: float = 10.0
     block_connection_burst: int = 20
+    # SYNC is the one costly message (a digest of every member in, deltas of up to 1 MiB out):
+    # this node answers at most this many, from all peers together.
+    sync_rate: float = 2.0
+    sync_burst: int = 8
     connect_timeout: float = 2.0
     handshake_timeout: float = 2.0
     idle_timeout: float = 60.0
@@ -93,6 +97,7 @@ class Reason(enum.StrEnum):
     NOT_HELLO_FIRST = "not hello first"
     UNEXPECTED_MESSAGE = "unexpected message"
     RATE_LIMITED = "rate limited"
+    SYNC_LIMITED = "too many syncs"
     CONNECTION_RATE_LIMITED = "connection rate limited"
     TOO_MANY_CONNECTIONS = "too many connections"
     TOO_MANY_CONNECTIONS_FROM_IP = "too many connections from one ip"
@@ -248,6 +253,7 @@ class Transport:
         self._block_connections = TokenBuckets(
             rate=limits.block_connection_rate, burst=limits.block_connection_burst, clock=clock
         )
+        self._syncs = TokenBuckets(rate=limits.sync_rate, burst=limits.sync_burst, clock=clock)
         self._server: asyncio.Server | None = None
         self._inbound: set[asyncio.Task[None]] = set()
         self._inbound_per_ip: Counter[IPAddress] = Counter()
@@ -542,6 +548,9 @@ class Transport:
                 self._count(
                     Reason.RATE_LIMITED, f"{frame.frame_type.name} from {_describe(sender)}"
                 )
+                continue
+            if frame.frame_type is FrameType.SYNC and not self._syncs.take(FrameType.SYNC):
+                self._count(Reason.SYNC_LIMITED, f"SYNC from {_describe(sender)}")
                 continue
             await self._deliver_safely(sender, message_of(frame))
 
