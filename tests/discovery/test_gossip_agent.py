@@ -5,15 +5,33 @@ so, and say goodbye when stopped. A store that fails loses nothing: the changes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import time
 from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apps.discovery.gossip.agent import AgentSettings, GossipAgent, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement, NodeRecord, Role, Status
+from apps.discovery.gossip.codec import uint
 from apps.discovery.gossip.engine import GossipNode
 from apps.discovery.gossip.membership import Timers
 from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
 from apps.discovery.gossip.transport import Reason
+from apps.discovery.gossip.wire import (
+    WIRE_VERSION,
+    FrameType,
+    Hello,
+    HelloAck,
+    HelloFin,
+    encode_frame,
+    frame_of,
+    new_nonce,
+    read_frame,
+    sign_hello_fin,
+)
 
 HOST = "127.0.0.1"
 NETWORK = network_id_for("growr-agent-test")
@@ -217,3 +235,67 @@ async def test_a_node_banned_in_the_store_is_refused_and_no_longer_heard():
     finally:
         for agent in (amani, baraka, chen):
             await agent.stop()
+
+
+MALLORY = NodeKey.from_seed(b"mallory".ljust(32, b"\0"))
+
+
+async def _mallory_connects(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A hostile but well-configured node: she passes the handshake with her own key."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    nonce = new_nonce()
+    hello = Hello(NETWORK, WIRE_VERSION, nonce, _record(MALLORY, "Mallory", _free_port()).raw)
+    writer.write(encode_frame(frame_of(hello)))
+    frame = await read_frame(reader, timeout=2, expect=(FrameType.HELLO_ACK,))
+    ack = HelloAck.decode(frame.body)
+    fin = sign_hello_fin(MALLORY, network_id=NETWORK, their_nonce=ack.nonce, own_nonce=nonce)
+    writer.write(encode_frame(frame_of(HelloFin(fin))))
+    await writer.drain()
+    return reader, writer
+
+
+def _hostile_chunks():
+    frame_types = st.sampled_from([int(t) for t in FrameType] + [0, 99, 255])
+    framed = st.builds(
+        lambda length, kind, flags, body: uint(length, 4) + uint(kind, 1) + uint(flags, 1) + body,
+        st.one_of(st.integers(0, 300), st.just(2**32 - 1)),
+        frame_types,
+        st.integers(0, 255),
+        st.binary(max_size=300),
+    )
+    return st.lists(st.one_of(framed, st.binary(min_size=1, max_size=200)), min_size=1, max_size=8)
+
+
+def _probed_since(prober: RunningAgent, target: RunningAgent, since: float) -> bool:
+    trip = prober.agent.node.round_trips.get(target.node_id)
+    return trip is not None and trip.at > since
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_hostile_chunks())
+def test_whatever_bytes_a_verified_peer_sends_the_agent_keeps_serving_honest_peers(chunks):
+    async def scenario() -> None:
+        ines, amani = await _network("Ines", "Amani")
+        try:
+            await _until(lambda: _everyone_knows_everyone([ines, amani]))
+            _, writer = await _mallory_connects(ines.agent.transport.port)
+            with contextlib.suppress(OSError):
+                for chunk in chunks:
+                    writer.write(chunk)
+                    await writer.drain()
+            writer.close()
+
+            probed_at = clock()
+            await _until(
+                lambda: (
+                    _probed_since(amani, ines, probed_at) and _probed_since(ines, amani, probed_at)
+                )
+            )
+            assert not ines.task.done()
+            assert ines.agent.node.membership.get(amani.node_id).status is Status.ALIVE
+        finally:
+            await ines.stop()
+            await amani.stop()
+
+    clock = time.monotonic
+    asyncio.run(scenario())
