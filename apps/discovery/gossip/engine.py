@@ -209,7 +209,7 @@ class GossipNode:
         if probe is not None and not probe.acked and not probe.indirect:
             due.append(probe.timeout_at)
         due += [r.nack_at for r in self._relays.values() if not r.answered]
-        suspicions = [m.suspicion.deadline for m in self.membership.members() if m.suspicion]
+        suspicions = [m.suspicion.deadline for m in self.membership.suspected()]
         return min(due + suspicions)
 
     # Probing.
@@ -461,8 +461,7 @@ class GossipNode:
             recently_dead = now is not None and now - m.since < GOSSIP_TO_THE_DEAD_SECONDS
             return m.status is Status.DEAD and recently_dead
 
-        candidates = [m for m in self.membership.members() if reachable(m)]
-        return self.rng.sample(candidates, min(count, len(candidates)))
+        return self.membership.sample(self.rng, count, reachable)
 
     def _to(self, member: Member, message: Message) -> list[Outbound]:
         record = member.record
