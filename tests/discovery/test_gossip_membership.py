@@ -98,6 +98,21 @@ def test_independent_confirmations_shorten_the_suspicion_but_repeats_do_not():
     assert two_confirmations == view.timers.suspicion_min(len(view) + 1)
 
 
+def test_a_failed_probe_of_a_member_suspected_by_others_confirms_the_suspicion_once():
+    view = kijanis_view()
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=INES), now=0.0)
+    maximum = view.get(AMANI).suspicion.deadline
+
+    assert view.suspect(AMANI) == [Declare(AMANI, Status.SUSPECT, 1)]
+    events = view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=1.0)
+
+    assert [type(e).__name__ for e in events] == ["Confirmed"]
+    assert view.get(AMANI).suspicion.deadline < maximum
+    assert view.suspect(AMANI) == []
+    view.apply_claim(claim(Status.DEAD, AMANI, 1, accuser=INES), now=2.0)
+    assert view.suspect(AMANI) == []
+
+
 def test_a_suspected_node_refutes_with_a_higher_incarnation_that_clears_the_suspicion():
     amanis_view = Membership(self_id=AMANI, incarnation=1)
     view = kijanis_view()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from apps.discovery.gossip.claims import Status
-from apps.discovery.gossip.records import NodeKey, sign_claim
+from apps.discovery.gossip.dissemination import Broadcasts
+from apps.discovery.gossip.records import NodeKey, sign_claim, sign_record
 from apps.discovery.gossip.simulation import NETWORK, VirtualNetwork, _record, frame_size
 from apps.discovery.gossip.wire import (
     Ack,
@@ -71,3 +72,40 @@ def test_a_converged_start_is_a_cluster_where_everyone_knows_everyone():
     network.run_until(network.timers.probe_interval * 5)
     assert all(not len(node.broadcasts) for node in nodes)
     assert network.traffic.by_type.keys() <= {"Ping", "Ack", "Sync"}
+
+
+def test_periodic_anti_entropy_sends_the_hash_and_reconciles_only_when_views_differ():
+    network = VirtualNetwork(seed=4)
+    informed, behind, publisher = network.add_converged([f"node-{n}" for n in range(3)])
+    old = publisher.record
+    new = sign_record(
+        publisher.key,
+        network_id=NETWORK,
+        seq=2,
+        role=old.role,
+        name=old.name,
+        url="https://v2.node-2.sim",
+        gossip_host=old.gossip_host,
+        gossip_port=old.gossip_port,
+        books=(),
+    )
+    publisher.update_record(new)
+    informed.receive(new, Gossip(()), now=network.now)  # the handshake carries the record
+    network.stop(publisher.node_id)
+    for node in (informed, behind):
+        node.broadcasts = Broadcasts()  # the news can only travel by anti-entropy
+
+    periodic = next(
+        o for _ in range(50) for o in informed._sync_round() if o.node_id == behind.node_id
+    )
+    assert isinstance(periodic.message, Sync) and periodic.message.digest is None
+    answer = behind.receive(informed.record, periodic.message, now=network.now)
+    assert [type(o.message) for o in answer] == [Sync] and answer[0].message.digest
+
+    assert behind.membership.record(publisher.node_id).seq == 1
+    network.run_until(3 * behind._sync_period())
+    assert behind.membership.record(publisher.node_id).seq == 2
+    assert network.traffic.by_type["SyncAck"] > 0
+    # Once they agree, a hash meets silence.
+    hashed = Sync.of(behind._digest(), with_digest=False)
+    assert informed.receive(behind.record, hashed, now=network.now) == []

@@ -204,11 +204,19 @@ class Membership:
         return []
 
     def suspect(self, node_id: bytes) -> list[Event]:
-        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim)."""
+        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim). Of a
+        member already suspected by others it is an independent confirmation (Lifeguard;
+        memberlist's suspectNode confirms too): without it, every node that hears of a suspicion
+        before its own probe fails would wait out the maximum timeout."""
         member = self._members.get(node_id)
-        if member is None or member.status is not Status.ALIVE:
+        if member is None:
             return []
-        return [Declare(node_id, Status.SUSPECT, member.incarnation)]
+        if member.status is Status.ALIVE:
+            return [Declare(node_id, Status.SUSPECT, member.incarnation)]
+        suspicion = member.suspicion
+        if suspicion is not None and self.self_id not in suspicion.accusers:
+            return [Declare(node_id, Status.SUSPECT, member.incarnation)]
+        return []
 
     def tick(self, *, now: float) -> list[Event]:
         """The deaths to sign (and apply_claim) for expired suspicions; forget old tombstones."""
