@@ -109,3 +109,79 @@ def test_periodic_anti_entropy_sends_the_hash_and_reconciles_only_when_views_dif
     # Once they agree, a hash meets silence.
     hashed = Sync.of(behind._digest(), with_digest=False)
     assert informed.receive(behind.record, hashed, now=network.now) == []
+
+
+def new_record(node, seq: int):
+    old = node.record
+    return sign_record(
+        node.key,
+        network_id=NETWORK,
+        seq=seq,
+        role=old.role,
+        name=old.name,
+        url=f"https://v{seq}.{old.gossip_host}",
+        gossip_host=old.gossip_host,
+        gossip_port=old.gossip_port,
+        books=(),
+    )
+
+
+def test_a_new_record_reaches_every_node_within_the_serf_model_rounds():
+    network = VirtualNetwork(seed=40)
+    nodes = network.add_converged([f"node-{n}" for n in range(40)])
+    network.run_until(2.0)
+    publisher, start = nodes[7], network.now
+    publisher.update_record(new_record(publisher, 2))
+
+    def everyone_has_it() -> bool:
+        return all(n is publisher or n.membership.record(publisher.node_id).seq == 2 for n in nodes)
+
+    # Serf's convergence model gives 9 rounds to 99.99 % of 40 nodes at fanout 3.
+    assert network.run_until(start + 9 * network.timers.gossip_interval, stop_when=everyone_has_it)
+
+
+def test_nodes_joining_through_one_seed_converge():
+    network = VirtualNetwork(seed=21)
+    seed = network.add_node("seed")
+    nodes = [seed, *(network.add_node(f"node-{n}", seeds=[seed.node_id]) for n in range(19))]
+
+    def everyone_knows_everyone() -> bool:
+        return all(len(n.membership.members(Status.ALIVE)) == 19 for n in nodes)
+
+    assert network.run_until(30.0, stop_when=everyone_knows_everyone)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_stopped_node_is_dead_everywhere_soon_after_the_suspicion_minimum(seed):
+    network = VirtualNetwork(seed=seed)
+    nodes = network.add_converged([f"node-{n}" for n in range(30)])
+    network.run_until(2.0)
+    victim, timers = nodes[seed], network.timers
+    live = [n for n in nodes if n is not victim]
+    network.stop(victim.node_id)
+    start = network.now
+
+    def dead_everywhere() -> bool:
+        return all(n.membership.get(victim.node_id).status is Status.DEAD for n in live)
+
+    # Noticed within a few probe periods and confirmed by independent probes (Lifeguard), the
+    # suspicion runs its minimum, not its maximum (35 s here), then the death spreads in ~1 s.
+    bound = timers.suspicion_min(30) + 5 * timers.probe_interval
+    assert network.run_until(start + timers.suspicion_max(30), stop_when=dead_everywhere)
+    assert network.now - start <= bound
+
+
+def test_with_lost_messages_and_a_slow_node_no_live_node_is_declared_dead():
+    network = VirtualNetwork(seed=12, loss=0.01)
+    nodes = network.add_converged([f"node-{n}" for n in range(30)])
+    slow = nodes[5]
+    # Every message reaches it a whole probe period late: it cannot answer a probe in time, so
+    # it is suspected over and over, and must refute each time.
+    network.slow[slow.node_id] = network.timers.probe_interval
+
+    for second in range(1, 121):
+        network.run_until(float(second))
+        assert not any(n.membership.members(Status.DEAD) for n in nodes), second
+
+    assert slow.counters.refutes > 10
+    assert sum(n.counters.suspicions for n in nodes) > 10
