@@ -113,6 +113,22 @@ def test_a_failed_probe_of_a_member_suspected_by_others_confirms_the_suspicion_o
     assert view.suspect(AMANI) == []
 
 
+def test_confirmations_beyond_the_needed_ones_neither_count_nor_are_passed_on():
+    view = kijanis_view()
+    others = [node(f"member-{n}") for n in range(5)]
+    for member in others:
+        view.apply_claim(claim(Status.ALIVE, member, 1), now=0.0)
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=INES), now=0.0)
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=PABLO), now=0.0)
+    events = view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=others[0]), now=0.0)
+    assert [type(e).__name__ for e in events] == ["Confirmed"]
+    shortest = view.get(AMANI).suspicion.deadline
+
+    assert view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=others[1]), now=0.0) == []
+    assert view.get(AMANI).suspicion.deadline == shortest
+    assert view.suspect(AMANI) == []  # this node's failed probe adds nothing either
+
+
 def test_a_suspected_node_refutes_with_a_higher_incarnation_that_clears_the_suspicion():
     amanis_view = Membership(self_id=AMANI, incarnation=1)
     view = kijanis_view()

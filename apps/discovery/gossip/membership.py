@@ -58,11 +58,18 @@ class Suspicion:
     accusers: set[bytes] = field(default_factory=set)
 
     def confirm(self, accuser: bytes) -> bool:
-        """Count ACCUSER once; return whether it was new."""
-        if accuser in self.accusers:
+        """Count ACCUSER once, until NEEDED confirmations are in (more cannot shorten the
+        timeout, so they are not passed on either: memberlist's suspicion.Confirm); return
+        whether it counted."""
+        if accuser in self.accusers or self.confirmed:
             return False
         self.accusers.add(accuser)
         return True
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the first accuser and NEEDED independent confirmations are in."""
+        return len(self.accusers) > self.needed
 
     @property
     def deadline(self) -> float:
@@ -214,7 +221,11 @@ class Membership:
         if member.status is Status.ALIVE:
             return [Declare(node_id, Status.SUSPECT, member.incarnation)]
         suspicion = member.suspicion
-        if suspicion is not None and self.self_id not in suspicion.accusers:
+        if (
+            suspicion is not None
+            and not suspicion.confirmed
+            and self.self_id not in suspicion.accusers
+        ):
             return [Declare(node_id, Status.SUSPECT, member.incarnation)]
         return []
 
