@@ -5,6 +5,7 @@ kill anyone."""
 from __future__ import annotations
 
 from apps.discovery.gossip.claims import Status
+from apps.discovery.gossip.dissemination import Broadcasts
 from apps.discovery.gossip.records import sign_claim
 from apps.discovery.gossip.simulation import NETWORK, VirtualNetwork
 from apps.discovery.gossip.wire import Gossip, Update
@@ -90,3 +91,26 @@ def test_with_one_percent_of_messages_lost_nobody_is_declared_dead():
 
     assert everyone_sees(nodes)()
     assert not any(m.status is Status.DEAD for n in nodes for m in n.membership.members())
+
+
+def test_a_ping_to_a_suspect_carries_the_suspicion_so_it_refutes_at_once():
+    network = VirtualNetwork(seed=6)
+    prober, suspect, accuser = network.add_converged(["kijani", "amani", "ines"])
+    suspicion = sign_claim(
+        accuser.key,
+        network_id=NETWORK,
+        status=Status.SUSPECT,
+        subject=suspect.node_id,
+        incarnation=0,
+    )
+    prober.receive(accuser.record, Gossip((Update.of(suspicion),)), now=network.now)
+    prober.broadcasts = Broadcasts()  # nothing queued: the suspicion rides only as the buddy
+    prober._probe_order = [suspect.node_id]
+
+    (ping,) = prober._next_probe(network.now)
+
+    assert ping.node_id == suspect.node_id and ping.message.piggyback == (Update.of(suspicion),)
+    (ack,) = suspect.receive(prober.record, ping.message, now=network.now)
+    assert suspect.membership.incarnation == 1
+    prober.receive(suspect.record, ack.message, now=network.now)
+    assert prober.membership.get(suspect.node_id).status is Status.ALIVE

@@ -4,6 +4,8 @@ decides from the (already verified) claims it hears."""
 from __future__ import annotations
 
 import hashlib
+import random
+from collections import Counter
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,6 +39,10 @@ def record(node_id: bytes, seq: int, name: str = "Amani Microfinance") -> NodeRe
         books=(),
         raw=b"",
     )
+
+
+def seeded(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311 - reproducible picks in a test
 
 
 def kijanis_view(**timers) -> Membership:
@@ -92,15 +98,35 @@ def test_independent_confirmations_shorten_the_suspicion_but_repeats_do_not():
     assert two_confirmations == view.timers.suspicion_min(len(view) + 1)
 
 
-def test_a_node_whose_own_probe_fails_confirms_a_suspicion_it_heard_once():
+def test_a_failed_probe_of_a_member_suspected_by_others_confirms_the_suspicion_once():
     view = kijanis_view()
     view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=INES), now=0.0)
+    maximum = view.get(AMANI).suspicion.deadline
 
     assert view.suspect(AMANI) == [Declare(AMANI, Status.SUSPECT, 1)]
-    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=1.0)
+    events = view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=KIJANI), now=1.0)
+
+    assert [type(e).__name__ for e in events] == ["Confirmed"]
+    assert view.get(AMANI).suspicion.deadline < maximum
     assert view.suspect(AMANI) == []
     view.apply_claim(claim(Status.DEAD, AMANI, 1, accuser=INES), now=2.0)
     assert view.suspect(AMANI) == []
+
+
+def test_confirmations_beyond_the_needed_ones_neither_count_nor_are_passed_on():
+    view = kijanis_view()
+    others = [node(f"member-{n}") for n in range(5)]
+    for member in others:
+        view.apply_claim(claim(Status.ALIVE, member, 1), now=0.0)
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=INES), now=0.0)
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=PABLO), now=0.0)
+    events = view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=others[0]), now=0.0)
+    assert [type(e).__name__ for e in events] == ["Confirmed"]
+    shortest = view.get(AMANI).suspicion.deadline
+
+    assert view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=others[1]), now=0.0) == []
+    assert view.get(AMANI).suspicion.deadline == shortest
+    assert view.suspect(AMANI) == []  # this node's failed probe adds nothing either
 
 
 def test_a_suspected_node_refutes_with_a_higher_incarnation_that_clears_the_suspicion():
@@ -189,3 +215,59 @@ def test_nodes_that_hear_the_same_claims_in_any_order_agree(heard, shuffle):
         about = [c for c in heard if c.subject == subject]
         top = max(about, key=lambda c: (c.incarnation, int(c.status)))
         assert states(in_order)[subject] == (top.status, top.incarnation)
+
+
+def test_suspected_lists_the_running_suspicions_only():
+    view = kijanis_view()
+    view.apply_claim(claim(Status.SUSPECT, AMANI, 1, accuser=INES), now=1.0)
+    view.apply_claim(claim(Status.DEAD, PABLO, 1, accuser=INES), now=1.0)
+    assert [m.node_id for m in view.suspected()] == [AMANI]
+
+    view.apply_claim(claim(Status.ALIVE, AMANI, 2), now=2.0)
+    assert view.suspected() == []
+
+
+def test_a_random_sample_is_distinct_acceptable_members_each_about_equally_often():
+    view = Membership(self_id=KIJANI)
+    others = [node(f"member-{n}") for n in range(40)]
+    for member in others:
+        view.apply_claim(claim(Status.ALIVE, member, 1), now=0.0)
+    for member in others[:10]:
+        view.apply_claim(claim(Status.DEAD, member, 1, accuser=AMANI), now=0.0)
+    alive = set(others[10:])
+    rng = seeded(7)
+    picks = Counter()
+
+    for _ in range(3000):
+        sample = view.sample(rng, 3, lambda m: m.status is Status.ALIVE)
+        assert len(sample) == 3 and len({m.node_id for m in sample}) == 3
+        picks.update(m.node_id for m in sample)
+
+    assert set(picks) == alive
+    assert min(picks.values()) > 0.7 * 300 and max(picks.values()) < 1.3 * 300
+
+
+def test_a_sample_with_few_acceptable_members_finds_them_all():
+    view = Membership(self_id=KIJANI)
+    others = [node(f"member-{n}") for n in range(100)]
+    for member in others:
+        view.apply_claim(claim(Status.ALIVE, member, 1), now=0.0)
+
+    sample = view.sample(seeded(1), 3, lambda m: m.node_id in others[:2])
+
+    assert {m.node_id for m in sample} == set(others[:2])
+    assert view.sample(seeded(1), 0, lambda m: True) == []
+
+
+@given(st.lists(claims, max_size=30), st.floats(min_value=0, max_value=200))
+def test_the_indexes_agree_with_a_scan_of_the_table(heard, later):
+    view = Membership(self_id=KIJANI, timers=Timers(tombstone_seconds=50.0))
+    for at, item in enumerate(heard):
+        view.apply_claim(item, now=float(at))
+    view.tick(now=later)
+
+    table = view.members()
+    assert {m.node_id for m in view.suspected()} == {m.node_id for m in table if m.suspicion}
+    assert sorted(view._ids) == sorted(m.node_id for m in table)
+    sampled = view.sample(seeded(3), 5, lambda m: True)
+    assert len(sampled) == min(5, len(table))

@@ -19,6 +19,11 @@ class _Queued:
     update: Update = field(compare=False)
 
 
+def _rank(queued: _Queued) -> tuple[int, int]:
+    # The dataclass order as a key: sorting by key is several times cheaper than __lt__.
+    return queued.transmits, queued.order
+
+
 class Broadcasts:
     """Updates waiting to be piggy-backed, each keyed by what it is about (a claim's subject, a
     record's node) so that only the latest update about a subject travels."""
@@ -40,7 +45,7 @@ class Broadcasts:
         MAX_UPDATES), least-sent first. Each taken update counts one transmit and is dropped
         once sent RETRANSMIT_LIMIT times (Timers.retransmit_limit of the member count)."""
         taken: list[Update] = []
-        for queued in sorted(self._queued.values()):
+        for queued in sorted(self._queued.values(), key=_rank):
             if len(taken) == max_updates:
                 break
             cost = len(queued.update.raw) + overhead

@@ -248,7 +248,7 @@ class GossipNode:
         if probe is not None and not probe.acked and not probe.indirect:
             due.append(probe.timeout_at)
         due += [r.nack_at for r in self._relays.values() if not r.answered]
-        suspicions = [m.suspicion.deadline for m in self.membership.members() if m.suspicion]
+        suspicions = [m.suspicion.deadline for m in self.membership.suspected()]
         return min(due + suspicions)
 
     # Probing.
@@ -268,7 +268,9 @@ class GossipNode:
             self._schedule.probe,
         )
         self.counters.probes += 1
-        ping = Ping(self._probe.seq_no, target.node_id, self._piggyback())
+        # Lifeguard's buddy system: a ping to a suspect carries the suspicion, to refute at once.
+        buddy = target.claim if target.status is Status.SUSPECT else None
+        ping = Ping(self._probe.seq_no, target.node_id, self._piggyback(buddy))
         return self._to(target, ping)
 
     def _next_target(self) -> Member | None:
@@ -446,14 +448,16 @@ class GossipNode:
         self.broadcasts.add(self.node_id, Update.of(self._alive))
         self.broadcasts.add(self.node_id + b"r", Update.of(self.record))
 
-    def _piggyback(self) -> tuple[Update, ...]:
+    def _piggyback(self, first: Claim | None = None) -> tuple[Update, ...]:
+        """Queued updates for one message, after FIRST if given (sent whatever the queue)."""
+        lead = () if first is None else (Update.of(first),)
         taken = self.broadcasts.take(
-            budget=PIGGYBACK_BUDGET,
+            budget=PIGGYBACK_BUDGET - sum(len(u.raw) + UPDATE_OVERHEAD for u in lead),
             overhead=UPDATE_OVERHEAD,
-            max_updates=MAX_UPDATES,
+            max_updates=MAX_UPDATES - len(lead),
             retransmit_limit=self.timers.retransmit_limit(len(self.membership) + 1),
         )
-        return tuple(taken)
+        return (*lead, *(u for u in taken if u not in lead))
 
     # Gossip and anti-entropy.
 
@@ -470,7 +474,11 @@ class GossipNode:
 
     def _sync_round(self) -> list[Outbound]:
         partners = self._random_members(1, exclude=set())
-        return [o for p in partners for o in self._to(p, self._sync_message())]
+        # The digest's hash first (gossip.md §7.3): a partner whose view differs answers with
+        # its full digest, one that agrees stays silent, so agreeing costs 39 bytes, not 48 per
+        # member.
+        sync = Sync.of(self._digest(), with_digest=False)
+        return [o for p in partners for o in self._to(p, sync)]
 
     def _sync_period(self) -> float:
         # memberlist scales push-pull down above 32 members, keeping its traffic flat.
@@ -511,8 +519,7 @@ class GossipNode:
             recently_dead = now is not None and now - m.since < GOSSIP_TO_THE_DEAD_SECONDS
             return m.status is Status.DEAD and recently_dead
 
-        candidates = [m for m in self.membership.members() if reachable(m)]
-        return self.rng.sample(candidates, min(count, len(candidates)))
+        return self.membership.sample(self.rng, count, reachable)
 
     def _to(self, member: Member, message: Message) -> list[Outbound]:
         record = member.record

@@ -12,6 +12,8 @@ it refutes a suspicion and how a dead node comes back.
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .claims import Claim, NodeRecord, Status
@@ -56,11 +58,18 @@ class Suspicion:
     accusers: set[bytes] = field(default_factory=set)
 
     def confirm(self, accuser: bytes) -> bool:
-        """Count ACCUSER once; return whether it was new."""
-        if accuser in self.accusers:
+        """Count ACCUSER once, until NEEDED confirmations are in (more cannot shorten the
+        timeout, so they are not passed on either: memberlist's suspicion.Confirm); return
+        whether it counted."""
+        if accuser in self.accusers or self.confirmed:
             return False
         self.accusers.add(accuser)
         return True
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the first accuser and NEEDED independent confirmations are in."""
+        return len(self.accusers) > self.needed
 
     @property
     def deadline(self) -> float:
@@ -72,7 +81,7 @@ class Suspicion:
         return self.started + max(self.min_timeout, timeout)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a simulated network holds millions of them
 class Member:
     node_id: bytes
     status: Status
@@ -132,6 +141,11 @@ class Membership:
         self.timers = timers or Timers()
         self._members: dict[bytes, Member] = {}
         self._records: dict[bytes, NodeRecord] = {}
+        # Members that `tick` must look at (a running suspicion or a tombstone), and every
+        # member's id in a list for O(1) random picks: neither costs a scan of the table per
+        # tick or per gossip round.
+        self._watched: dict[bytes, Member] = {}
+        self._ids: list[bytes] = []
 
     def __len__(self) -> int:
         return len(self._members)
@@ -142,6 +156,29 @@ class Membership:
     def members(self, *statuses: Status) -> list[Member]:
         wanted = set(statuses) or set(Status)
         return [m for m in self._members.values() if m.status in wanted]
+
+    def suspected(self) -> list[Member]:
+        """The members under a running suspicion."""
+        return [m for m in self._watched.values() if m.suspicion is not None]
+
+    def sample(
+        self, rng: random.Random, count: int, accept: Callable[[Member], bool]
+    ) -> list[Member]:
+        """Up to COUNT distinct members for which ACCEPT holds, uniformly at random among them.
+        Draws from the whole table and rejects the unacceptable, so it costs O(COUNT) while most
+        members qualify; if draws keep failing, it scans the table instead."""
+        if count < 1:
+            return []
+        ids, picked = self._ids, {}
+        if len(ids) > 4 * count:
+            for _ in range(4 * count + 16):
+                member = self._members[ids[rng.randrange(len(ids))]]
+                if member.node_id not in picked and accept(member):
+                    picked[member.node_id] = member
+                    if len(picked) == count:
+                        return list(picked.values())
+        candidates = [m for m in self._members.values() if accept(m)]
+        return rng.sample(candidates, min(count, len(candidates)))
 
     def apply_record(self, record: NodeRecord) -> bool:
         """Keep RECORD if it is newer than the one held (higher seq); return whether it was."""
@@ -157,7 +194,9 @@ class Membership:
         return True
 
     def forget(self, node_id: bytes) -> None:
-        self._members.pop(node_id, None)
+        """Drop NODE_ID and its record as if never heard of (a ban)."""
+        if node_id in self._members:
+            self._forget(node_id)
         self._records.pop(node_id, None)
 
     def record(self, node_id: bytes) -> NodeRecord | None:
@@ -178,27 +217,32 @@ class Membership:
         return []
 
     def suspect(self, node_id: bytes) -> list[Event]:
-        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim). If
-        another node suspects it already, this node's own accusation is the independent
-        confirmation that shortens the timeout (Lifeguard), so it is signed too, once."""
+        """This node's probe of NODE_ID failed: the suspicion to sign (and apply_claim). Of a
+        member already suspected by others it is an independent confirmation (Lifeguard;
+        memberlist's suspectNode confirms too): without it, every node that hears of a suspicion
+        before its own probe fails would wait out the maximum timeout."""
         member = self._members.get(node_id)
         if member is None:
             return []
+        if member.status is Status.ALIVE:
+            return [Declare(node_id, Status.SUSPECT, member.incarnation)]
         suspicion = member.suspicion
-        already_accused = suspicion is not None and self.self_id in suspicion.accusers
-        confirming = member.status is Status.SUSPECT and not already_accused
-        if member.status is Status.ALIVE or confirming:
+        if (
+            suspicion is not None
+            and not suspicion.confirmed
+            and self.self_id not in suspicion.accusers
+        ):
             return [Declare(node_id, Status.SUSPECT, member.incarnation)]
         return []
 
     def tick(self, *, now: float) -> list[Event]:
         """The deaths to sign (and apply_claim) for expired suspicions; forget old tombstones."""
         events: list[Event] = []
-        for member in list(self._members.values()):
+        for member in list(self._watched.values()):
             if member.suspicion is not None and now >= member.suspicion.deadline:
                 events.append(Declare(member.node_id, Status.DEAD, member.incarnation))
             elif member.status in TOMBSTONES and now - member.since > self.timers.tombstone_seconds:
-                del self._members[member.node_id]
+                self._forget(member.node_id)
         return events
 
     def digest(self) -> list[tuple[bytes, int, int]]:
@@ -219,6 +263,7 @@ class Membership:
         member.record = self._records.get(claim.subject)
         self._set(member, claim, now)
         self._members[claim.subject] = member
+        self._ids.append(claim.subject)
         return [StatusChanged(claim.subject, None, claim.status, claim.incarnation)]
 
     def _move(self, member: Member, claim: Claim, now: float) -> list[Event]:
@@ -233,6 +278,15 @@ class Membership:
         member.claim = claim
         suspected = claim.status is Status.SUSPECT
         member.suspicion = self._suspicion(now, claim.accuser) if suspected else None
+        if suspected or claim.status in TOMBSTONES:
+            self._watched[member.node_id] = member
+        else:
+            self._watched.pop(member.node_id, None)
+
+    def _forget(self, node_id: bytes) -> None:
+        del self._members[node_id]
+        self._watched.pop(node_id, None)
+        self._ids.remove(node_id)  # O(n), once per tombstone after a day
 
     def _suspicion(self, now: float, accuser: bytes) -> Suspicion:
         size = len(self._members) + 1
