@@ -187,7 +187,9 @@ def test_timers_follow_the_lan_profile_at_a_thousand_nodes():
 
 SUBJECTS = [AMANI, INES, PABLO]
 claims = st.builds(
-    claim,
+    lambda status, subject, incarnation, accuser: claim(
+        status, subject, incarnation, subject if status in (Status.ALIVE, Status.LEFT) else accuser
+    ),
     st.sampled_from(list(Status)),
     st.sampled_from(SUBJECTS),
     st.integers(min_value=0, max_value=4),
@@ -196,15 +198,19 @@ claims = st.builds(
 
 
 @given(st.lists(claims, max_size=30), st.randoms(use_true_random=False))
-def test_nodes_that_hear_the_same_claims_in_any_order_agree(heard, shuffle):
+def test_nodes_that_hear_the_same_claims_in_any_order_agree_once_they_hear_them_again(
+    heard, shuffle
+):
+    """An accusation made before its subject's announcement reached a node is dropped there,
+    so agreement needs the claims once more: what anti-entropy and retransmission give."""
     in_order = Membership(self_id=KIJANI)
     shuffled = Membership(self_id=KIJANI)
     reordered = list(heard)
     shuffle.shuffle(reordered)
 
-    for at, item in enumerate(heard):
+    for at, item in enumerate(heard + heard):
         in_order.apply_claim(item, now=float(at))
-    for at, item in enumerate(reordered):
+    for at, item in enumerate(reordered + reordered):
         shuffled.apply_claim(item, now=float(at))
 
     def states(view):
@@ -213,8 +219,33 @@ def test_nodes_that_hear_the_same_claims_in_any_order_agree(heard, shuffle):
     assert states(in_order) == states(shuffled)
     for subject in {c.subject for c in heard}:
         about = [c for c in heard if c.subject == subject]
-        top = max(about, key=lambda c: (c.incarnation, int(c.status)))
+        announced = max((c.incarnation for c in about if c.self_signed), default=None)
+        believed = [c for c in about if c.self_signed or (announced or -1) >= c.incarnation]
+        if not believed:
+            assert subject not in states(in_order)
+            continue
+        top = max(believed, key=lambda c: (c.incarnation, int(c.status)))
         assert states(in_order)[subject] == (top.status, top.incarnation)
+
+
+def test_an_accusation_above_what_its_subject_announced_is_not_believed():
+    view = kijanis_view()  # Amani announced incarnation 1
+
+    assert view.apply_claim(claim(Status.DEAD, AMANI, 2**64 - 1, accuser=INES), now=1.0) == []
+    assert view.apply_claim(claim(Status.SUSPECT, node("nobody"), 0, accuser=INES), now=1.0) == []
+    assert (view.get(AMANI).status, view.get(AMANI).incarnation) == (Status.ALIVE, 1)
+    assert view.get(node("nobody")) is None
+
+
+def test_a_node_refutes_only_accusations_at_its_current_incarnation():
+    amanis_view = Membership(self_id=AMANI, incarnation=5)
+
+    assert amanis_view.apply_claim(claim(Status.DEAD, AMANI, 4, accuser=INES), now=0) == []
+    assert amanis_view.apply_claim(claim(Status.DEAD, AMANI, 2**64 - 1, accuser=INES), now=0) == []
+    assert amanis_view.apply_claim(claim(Status.SUSPECT, AMANI, 5, accuser=INES), now=0) == [
+        Refute(6)
+    ]
+    assert amanis_view.incarnation == 6
 
 
 def test_suspected_lists_the_running_suspicions_only():

@@ -501,7 +501,10 @@ class GossipNode:
             record = self.membership.record(node_id)
             member = self.membership.get(node_id)
             if record is not None and member is not None and member.claim is not None:
-                updates += [Update.of(record), Update.of(member.claim)]
+                # The member's own announcement first: without it the receiver may not believe
+                # an accusation at that incarnation.
+                claims = dict.fromkeys(c for c in (member.announced, member.claim) if c)
+                updates += [Update.of(record), *map(Update.of, claims)]
             if len(updates) >= MAX_SYNC_DELTAS:
                 break
         return tuple(updates[:MAX_SYNC_DELTAS])

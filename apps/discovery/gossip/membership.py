@@ -91,6 +91,10 @@ class Member:
     suspicion: Suspicion | None = None
     # The claim that set the current state: what anti-entropy hands to a node that lacks it.
     claim: Claim | None = None
+    # The latest claim the member signed itself (ALIVE or LEFT). Accusations count only at an
+    # incarnation it announced: otherwise anyone could accuse it at the highest incarnation
+    # there is, which no refutation could ever outbid.
+    announced: Claim | None = None
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -206,6 +210,8 @@ class Membership:
         if claim.subject == self.self_id:
             return self._about_me(claim)
         member = self._members.get(claim.subject)
+        if not claim.self_signed and not _announced(member, claim.incarnation):
+            return []
         if member is None:
             return self._admit(claim, now)
         if (claim.incarnation, int(claim.status)) > member.rank:
@@ -253,7 +259,9 @@ class Membership:
         )
 
     def _about_me(self, claim: Claim) -> list[Event]:
-        if claim.status in (Status.SUSPECT, Status.DEAD) and claim.incarnation >= self.incarnation:
+        # Only the current incarnation is refuted: an older one is stale, a higher one was never
+        # announced (a forgery, or a replay from before a restart the network has forgotten).
+        if claim.status in (Status.SUSPECT, Status.DEAD) and claim.incarnation == self.incarnation:
             self.incarnation = claim.incarnation + 1
             return [Refute(self.incarnation)]
         return []
@@ -276,6 +284,8 @@ class Membership:
     def _set(self, member: Member, claim: Claim, now: float) -> None:
         member.status, member.incarnation, member.since = claim.status, claim.incarnation, now
         member.claim = claim
+        if claim.self_signed:
+            member.announced = claim
         suspected = claim.status is Status.SUSPECT
         member.suspicion = self._suspicion(now, claim.accuser) if suspected else None
         if suspected or claim.status in TOMBSTONES:
@@ -296,3 +306,12 @@ class Membership:
         )
         suspicion.confirm(accuser)
         return suspicion
+
+
+def _announced(member: Member | None, incarnation: int) -> bool:
+    """Whether MEMBER itself announced INCARNATION (or a later one)."""
+    return (
+        member is not None
+        and member.announced is not None
+        and (incarnation <= member.announced.incarnation)
+    )
