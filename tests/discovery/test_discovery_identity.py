@@ -14,9 +14,10 @@ from django.test import override_settings
 from apps.discovery import selectors, services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView, RoundTripSeen
 from apps.discovery.gossip.claims import Role, Status
-from apps.discovery.gossip.records import NodeKey, network_id_for, open_record, sign_record
+from apps.discovery.gossip.records import NodeKey, network_id_for, open_record
 from apps.discovery.models import NodeIdentity, Peer, PeerStatus, Seed
 from apps.ledger.services import log_append, log_for_book
+from tests.discovery.records import signed_record
 
 pytestmark = pytest.mark.django_db
 NETWORK = network_id_for("growr-test")
@@ -25,17 +26,7 @@ INES = NodeKey.from_seed(b"i" * 32)  # an investor's node
 
 
 def _peer_record(key: NodeKey, name: str, port: int, seq: int = 1):
-    return sign_record(
-        key,
-        network_id=NETWORK,
-        seq=seq,
-        role=Role.ORIGINATOR,
-        name=name,
-        url=f"https://{name.lower()}.example",
-        gossip_host="127.0.0.1",
-        gossip_port=port,
-        books=(),
-    )
+    return signed_record(key, network_id=NETWORK, name=name, port=port, seq=seq)
 
 
 def _status(**overrides) -> AgentStatus:

@@ -18,7 +18,7 @@ from apps.discovery.gossip.claims import BookAnnouncement, NodeRecord, Role, Sta
 from apps.discovery.gossip.codec import uint
 from apps.discovery.gossip.engine import GossipNode
 from apps.discovery.gossip.membership import Timers
-from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
+from apps.discovery.gossip.records import NodeKey, network_id_for
 from apps.discovery.gossip.transport import Reason
 from apps.discovery.gossip.wire import (
     WIRE_VERSION,
@@ -32,6 +32,7 @@ from apps.discovery.gossip.wire import (
     read_frame,
     sign_hello_fin,
 )
+from tests.discovery.records import signed_record
 
 HOST = "127.0.0.1"
 NETWORK = network_id_for("growr-agent-test")
@@ -87,16 +88,8 @@ class MemoryStore:
 
 
 def _record(key, name, port, seq=1, books=()) -> NodeRecord:
-    return sign_record(
-        key,
-        network_id=NETWORK,
-        seq=seq,
-        role=Role.INVESTOR,
-        name=name,
-        url=f"https://{name.lower()}.example",
-        gossip_host=HOST,
-        gossip_port=port,
-        books=books,
+    return signed_record(
+        key, network_id=NETWORK, name=name, role=Role.INVESTOR, seq=seq, port=port, books=books
     )
 
 

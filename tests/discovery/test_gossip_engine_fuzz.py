@@ -10,9 +10,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.discovery.gossip.claims import Role, Status
+from apps.discovery.gossip.claims import Status
 from apps.discovery.gossip.engine import GossipNode
-from apps.discovery.gossip.records import NodeKey, network_id_for, sign_claim, sign_record
+from apps.discovery.gossip.records import NodeKey, network_id_for, sign_claim
 from apps.discovery.gossip.wire import (
     Ack,
     Frame,
@@ -29,6 +29,7 @@ from apps.discovery.gossip.wire import (
     frame_of,
     message_of,
 )
+from tests.discovery.records import signed_record
 
 NETWORK = network_id_for("growr-fuzz")
 KIJANI, AMANI, MALLORY = (NodeKey.from_seed(n.ljust(32, b"\0")) for n in (b"k", b"a", b"m"))
@@ -36,17 +37,8 @@ MESSAGE_FRAMES = [t for t in FrameType if t not in (FrameType.HELLO, FrameType.H
 
 
 def _record(key: NodeKey, seq: int = 1):
-    return sign_record(
-        key,
-        network_id=NETWORK,
-        seq=seq,
-        role=Role.ORIGINATOR,
-        name=f"node {key.node_id.hex()[:6]}",
-        url="https://node.example",
-        gossip_host="127.0.0.1",
-        gossip_port=7000 + key.node_id[0],
-        books=(),
-    )
+    name = f"node {key.node_id.hex()[:6]}"
+    return signed_record(key, network_id=NETWORK, name=name, seq=seq, port=7000 + key.node_id[0])
 
 
 def _claims():

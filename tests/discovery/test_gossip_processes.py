@@ -30,10 +30,10 @@ from apps.discovery.gossip.records import (
     NodeKey,
     network_id_for,
     node_id_for,
-    sign_record,
 )
 from apps.discovery.gossip.transport import Transport
 from apps.discovery.gossip.wire import Gossip, Update, UpdateKind
+from tests.discovery.records import signed_record
 from tests.processes import ROOT, processes_with_marker
 
 pytestmark = pytest.mark.processes
@@ -336,16 +336,8 @@ async def _send_forgeries(
     victim's own, which would win if they were believed."""
     network_id = network_id_for(NETWORK)
     mallory = NodeKey.from_seed(b"mallory".ljust(32, b"\0"))
-    record = sign_record(
-        mallory,
-        network_id=network_id,
-        seq=1,
-        role=Role.INVESTOR,
-        name="mallory",
-        url="https://mallory.example",
-        gossip_host=HOST,
-        gossip_port=_free_port(),
-        books=(),
+    record = signed_record(
+        mallory, network_id=network_id, name="Mallory", role=Role.INVESTOR, port=_free_port()
     )
 
     def forged(signer_public_key: bytes, status: Status, incarnation: int) -> bytes:

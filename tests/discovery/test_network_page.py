@@ -17,27 +17,18 @@ from django.utils import timezone
 from apps.discovery import consumers, selectors, services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement, Role, Status
-from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
+from apps.discovery.gossip.records import network_id_for
 from apps.discovery.models import Ban, BookFollow, NodeIdentity, Peer, Seed
 from growr_site.asgi import application
+from tests.discovery.records import node_key, signed_record
 
 NETWORK = network_id_for("growr-test")
 AGENT_STATUS = AgentStatus(b"n" * 32, 1, 0, 0, {"wrong network": 2}, 1, {}, 0)
 
 
 def _record(name: str, *, role=Role.ORIGINATOR, books=(), port=7001):
-    key = NodeKey.from_seed(name.encode().ljust(32, b"\0"))
-    return sign_record(
-        key,
-        network_id=NETWORK,
-        seq=1,
-        role=role,
-        name=name,
-        url=f"https://{name.lower().replace(' ', '-')}.example",
-        gossip_host="127.0.0.1",
-        gossip_port=port,
-        books=books,
-    )
+    key = node_key(name)
+    return signed_record(key, network_id=NETWORK, name=name, role=role, port=port, books=books)
 
 
 def _book(kind: str, fill: bytes, length: int = 4) -> BookAnnouncement:

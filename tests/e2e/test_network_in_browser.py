@@ -7,9 +7,10 @@ import pytest
 
 from apps.discovery import services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView
-from apps.discovery.gossip.claims import BookAnnouncement, Role, Status
-from apps.discovery.gossip.records import NodeKey, network_id_for, sign_record
+from apps.discovery.gossip.claims import BookAnnouncement, Status
+from apps.discovery.gossip.records import network_id_for
 from apps.discovery.models import BookFollow
+from tests.discovery.records import node_key, signed_record
 
 from .test_portals_in_browser import _sign_in
 
@@ -25,16 +26,11 @@ def test_amina_watches_a_node_turn_suspect_and_follows_its_projects(
     page, node_url, screenshot, amina
 ):
     services.node_identity_start()
-    key = NodeKey.from_seed(b"amani".ljust(32, b"\0"))
-    amani = sign_record(
-        key,
+    amani = signed_record(
+        node_key("amani"),
         network_id=network_id_for("growr"),
-        seq=1,
-        role=Role.ORIGINATOR,
         name="Amani Microfinance",
-        url="https://amani.example",
-        gossip_host="127.0.0.1",
-        gossip_port=7001,
+        port=7001,
         books=(BookAnnouncement(b"p" * 32, "projects", 12),),
     )
     _heard([amani], [PeerState(amani.node_id, Status.ALIVE, 1)])
