@@ -374,14 +374,13 @@ def _plot(results: list[Result]) -> None:
         model_y = [serf_model_fraction(r.n, x) for x in model_x]
         ax.plot(model_x, model_y, color=colour, linestyle="--", label=f"Serf model, n={r.n}")
     ax.axhline(TARGET, color="grey", linewidth=0.8)
-    ax.set_xlabel("gossip rounds (200 ms) since the new record")
-    ax.set_ylabel("fraction of nodes holding it")
-    ax.set_title("Convergence of a new record (fanout 3)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(DOCS / "discovery-convergence.png", dpi=110)
-    plt.close(fig)
+    _label(
+        ax,
+        x="gossip rounds (200 ms) since the new record",
+        y="fraction of nodes holding it",
+        title="Convergence of a new record (fanout 3)",
+    )
+    _save(plt, fig, "discovery-convergence.png")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r, colour in zip(results, colours, strict=False):
@@ -389,14 +388,13 @@ def _plot(results: list[Result]) -> None:
             label = f"n={r.n} (suspicion min {r.suspicion_min:.1f} s)" if not trial else None
             ax.plot([t for t, _ in curve], [f for _, f in curve], color=colour, label=label)
     ax.axvline(DETECTION_GOAL, color="grey", linestyle="--", label=f"{DETECTION_GOAL:g} s goal")
-    ax.set_xlabel("seconds since the node stopped")
-    ax.set_ylabel("fraction of live nodes holding it DEAD")
-    ax.set_title("Failure detection")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(DOCS / "discovery-detection.png", dpi=110)
-    plt.close(fig)
+    _label(
+        ax,
+        x="seconds since the node stopped",
+        y="fraction of live nodes holding it DEAD",
+        title="Failure detection",
+    )
+    _save(plt, fig, "discovery-detection.png")
 
     fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     sizes = [r.n for r in results]
@@ -412,11 +410,12 @@ def _plot(results: list[Result]) -> None:
         )
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("nodes")
-    ax.set_ylabel("bytes sent per node per second")
-    ax.set_title("Steady state: bytes sent per node per second")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _label(
+        ax,
+        x="nodes",
+        y="bytes sent per node per second",
+        title="Steady state: bytes sent per node per second",
+    )
     base = results[0]
     right.plot(sizes, [r.change_bytes_per_node for r in results], marker="o", label="measured")
     reference = [
@@ -425,13 +424,26 @@ def _plot(results: list[Result]) -> None:
     right.plot(sizes, reference, linestyle="--", label=f"{base.n}-node figure x retransmit limit")
     right.set_xscale("log")
     right.set_ylim(bottom=0)
-    right.set_xlabel("nodes")
-    right.set_ylabel("bytes sent per node")
-    right.set_title("Spreading one change (a record or a death) to all")
-    right.legend(fontsize=8)
-    right.grid(alpha=0.3)
+    _label(
+        right,
+        x="nodes",
+        y="bytes sent per node",
+        title="Spreading one change (a record or a death) to all",
+    )
+    _save(plt, fig, "discovery-traffic.png")
+
+
+def _label(ax, *, x: str, y: str, title: str) -> None:
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def _save(plt, fig, name: str) -> None:
     fig.tight_layout()
-    fig.savefig(DOCS / "discovery-traffic.png", dpi=110)
+    fig.savefig(DOCS / name, dpi=110)
     plt.close(fig)
 
 
