@@ -42,4 +42,9 @@ def checked_services(names: Iterable[str]) -> list[str]:
         raise ValueError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     if not names:
         raise ValueError("no service selected")
+    if settings.GROWR_GOSSIP_IN_WORKER and {"worker", "gossip"} <= set(names):
+        raise ValueError(
+            "GROWR_GOSSIP_IN_WORKER runs the gossip agent inside the worker: leave 'gossip' out "
+            "of the services, or the two would bind the same address"
+        )
     return list(dict.fromkeys(names))
