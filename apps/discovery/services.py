@@ -121,6 +121,7 @@ def _agent_status_save(*, status: AgentStatus, at: datetime) -> None:
             "members": status.members,
             "refused": status.refused,
             "refused_updates": status.refused_updates,
+            "stale_updates": status.stale_updates,
             "send_failures": status.send_failures,
             "dropped_sends": status.dropped_sends,
         },

@@ -37,6 +37,7 @@ def _status(**overrides) -> AgentStatus:
         members=0,
         refused={},
         refused_updates=0,
+        stale_updates=0,
         send_failures={},
         dropped_sends=0,
     )

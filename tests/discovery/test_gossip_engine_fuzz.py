@@ -144,3 +144,18 @@ def test_whatever_mallory_sends_kijani_keeps_running_and_keeps_its_rules(frames)
     assert amani.status is not Status.ALIVE or amani.incarnation == 1
     assert node.next_wakeup() < float("inf")
     assert node.tick(now=now + 60) is not None
+
+
+def test_a_replayed_update_is_counted_as_stale_and_changes_nothing():
+    node = _kijani_knowing_amani_and_mallory()
+    accusation = sign_claim(
+        MALLORY, network_id=NETWORK, status=Status.SUSPECT, subject=AMANI.node_id, incarnation=1
+    )
+    node.receive(_record(MALLORY), Gossip((Update.of(accusation),)), now=1.0)
+    stale_before = node.counters.stale_updates
+
+    for _ in range(3):
+        node.receive(_record(MALLORY), Gossip((Update.of(accusation),)), now=2.0)
+
+    assert node.counters.stale_updates == stale_before + 3
+    assert node.membership.get(AMANI.node_id).status is Status.SUSPECT

@@ -23,7 +23,7 @@ from growr_site.asgi import application
 from tests.discovery.records import node_key, signed_record
 
 NETWORK = network_id_for("growr-test")
-AGENT_STATUS = AgentStatus(b"n" * 32, 1, 0, 0, {"wrong network": 2}, 1, {}, 0)
+AGENT_STATUS = AgentStatus(b"n" * 32, 1, 0, 0, {"wrong network": 2}, 1, 5, {}, 0)
 
 
 def _record(name: str, *, role=Role.ORIGINATOR, books=(), port=7001):
@@ -57,6 +57,7 @@ def test_amina_sees_the_nodes_their_books_and_the_picture(client, amina, amani):
     assert "<svg" in page and "link-alive" in page
     assert "1 other node known: 1 alive." in page
     assert "wrong network: 2" in page
+    assert "Stale or replayed updates</dt><dd>5" in page
     assert "Follow<span" in page
     assert "The discovery agent is not running" not in page  # the flush was its heartbeat
 

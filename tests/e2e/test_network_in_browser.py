@@ -15,7 +15,7 @@ from tests.discovery.records import node_key, signed_record
 from .test_portals_in_browser import _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-STATUS = AgentStatus(b"n" * 32, 1, 0, 1, {}, 0, {}, 0)
+STATUS = AgentStatus(b"n" * 32, 1, 0, 1, {}, 0, 0, {}, 0)
 
 
 def _heard(records=(), states=()) -> None:

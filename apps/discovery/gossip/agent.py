@@ -61,6 +61,7 @@ class AgentStatus:
     members: int
     refused: dict[str, int]
     refused_updates: int
+    stale_updates: int
     send_failures: dict[str, int]
     dropped_sends: int
 
@@ -246,6 +247,7 @@ class GossipAgent:
             members=len(self.node.membership.members(Status.ALIVE, Status.SUSPECT)),
             refused=dict(self.transport.stats),
             refused_updates=self.node.refused_updates,
+            stale_updates=self.node.counters.stale_updates,
             send_failures=dict(self.transport.send_failures),
             dropped_sends=self.dropped_sends,
         )

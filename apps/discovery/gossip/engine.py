@@ -126,6 +126,9 @@ class Counters:
     indirect_probes: int = 0
     suspicions: int = 0
     refutes: int = 0
+    # Verified updates that told nothing new: replays, records whose seq does not rise, claims
+    # outranked by what is known (gossip repeats news on purpose; a flood shows here).
+    stale_updates: int = 0
     sent: dict[str, int] = field(default_factory=dict)
 
 
@@ -399,25 +402,31 @@ class GossipNode:
             item = self._verified.open(update)
             if item is None or self._about_banned(item):
                 continue
-            if isinstance(item, NodeRecord):
+            learnt = (
                 self._learn_record(item)
-            elif isinstance(item, Claim):
-                self._learn_claim(item, now)
+                if isinstance(item, NodeRecord)
+                else self._learn_claim(item, now)
+            )
+            if not learnt:
+                self.counters.stale_updates += 1
 
     def _about_banned(self, item: Claim | NodeRecord) -> bool:
         if isinstance(item, NodeRecord):
             return item.node_id in self.banned
         return item.subject in self.banned or item.accuser in self.banned
 
-    def _learn_record(self, record: NodeRecord) -> None:
-        if self.membership.apply_record(record):
-            self._changed.add(record.node_id)
-            self.broadcasts.add(record.node_id + b"r", Update.of(record))
+    def _learn_record(self, record: NodeRecord) -> bool:
+        if not self.membership.apply_record(record):
+            return False
+        self._changed.add(record.node_id)
+        self.broadcasts.add(record.node_id + b"r", Update.of(record))
+        return True
 
-    def _learn_claim(self, claim: Claim, now: float) -> None:
+    def _learn_claim(self, claim: Claim, now: float) -> bool:
         before = self.membership.get(claim.subject)
         known = before.claim if before is not None else None
-        for event in self.membership.apply_claim(claim, now=now):
+        events = self.membership.apply_claim(claim, now=now)
+        for event in events:
             if isinstance(event, Refute):
                 self.counters.refutes += 1
                 self._adjust_health(1)
@@ -430,6 +439,7 @@ class GossipNode:
         if member is not None and member.claim is claim and known is not claim:
             self._changed.add(claim.subject)
             self.broadcasts.add(claim.subject, Update.of(claim))
+        return bool(events)
 
     def _declare(self, declare: Declare, now: float) -> None:
         claim = self._sign(declare.status, declare.node_id, declare.incarnation)
