@@ -219,8 +219,8 @@ def test_nodes_that_hear_the_same_claims_in_any_order_agree_once_they_hear_them_
     assert states(in_order) == states(shuffled)
     for subject in {c.subject for c in heard}:
         about = [c for c in heard if c.subject == subject]
-        announced = max((c.incarnation for c in about if c.self_signed), default=None)
-        believed = [c for c in about if c.self_signed or (announced or -1) >= c.incarnation]
+        announced = max((c.incarnation for c in about if c.self_signed), default=-1)
+        believed = [c for c in about if c.self_signed or announced >= c.incarnation]
         if not believed:
             assert subject not in states(in_order)
             continue
