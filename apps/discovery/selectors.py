@@ -94,6 +94,10 @@ class NetworkView:
         return self.picture_size / 2
 
     @property
+    def announced_books(self) -> list[tuple[PeerRow, BookRow]]:
+        return [(peer, book) for peer in self.peers for book in peer.books]
+
+    @property
     def summary(self) -> str:
         """What a screen reader hears when the network changes."""
         known = len(self.peers)

@@ -62,6 +62,19 @@ def test_amina_sees_the_nodes_their_books_and_the_picture(client, amina, amani):
     assert "The discovery agent is not running" not in page  # the flush was its heartbeat
 
 
+def test_a_peer_without_books_is_listed_and_the_books_table_says_none_are_announced(
+    client, juma, db
+):
+    services.node_identity_start()
+    _heard(_record("Baraka Credit"))
+    client.force_login(juma)
+
+    page = client.get("/staff/network/").content.decode()
+
+    assert "Baraka Credit" in page
+    assert "No peer announces a book yet." in page
+
+
 def test_the_page_says_when_the_agent_is_silent(client, juma, amani):
     NodeIdentity.objects.update(heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
     client.force_login(juma)
