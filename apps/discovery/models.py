@@ -88,26 +88,6 @@ class Seed(models.Model):
         return f"{self.host}:{self.port}"
 
 
-class BookFollow(models.Model):
-    """A peer's public book this node follows (replicates and verifies). Investor nodes follow
-    the project books of originator nodes automatically (`chosen_by` empty); on originator
-    nodes an admin chooses among the books peers announce."""
-
-    key = models.BinaryField(primary_key=True, max_length=32)
-    kind = models.CharField(max_length=32)
-    publisher = models.BinaryField(max_length=32)  # the announcing node's id
-    chosen_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    followed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["kind", "followed_at"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {bytes(self.key).hex()[:16]}"
-
-
 class Ban(models.Model):
     """A node this node will not talk to or hear about, by an admin's decision: its handshakes
     are refused and every record and claim from or about it is ignored."""

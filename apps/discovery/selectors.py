@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .gossip.claims import BookAnnouncement
+from apps.ledger.models import Follow
+
 from .gossip.records import node_id_for
 from .gossip.transport import Address, parse_address
-from .models import Ban, BookFollow, NodeIdentity, Peer, PeerStatus, Seed
+from .models import Ban, NodeIdentity, Peer, PeerStatus, Seed
 
 PICTURE_SIZE = 400
 # The agent saves its status every two seconds; this much silence means it is not running.
@@ -110,7 +111,7 @@ class NetworkView:
 def network_view(*, now: datetime | None = None) -> NetworkView:
     """Everything the Network page shows, in five queries whatever the number of peers."""
     now = now or timezone.now()
-    follows = {bytes(f.key): f for f in BookFollow.objects.all()}
+    follows = {bytes(f.log.key): f for f in Follow.objects.select_related("log")}
     bans = {bytes(b.node_id): b for b in Ban.objects.all()}
     peers = sorted(Peer.objects.all(), key=lambda p: (p.status, p.name.lower()))
     positions = _circle(len(peers))
@@ -138,15 +139,16 @@ def banned_node_ids() -> frozenset[bytes]:
     return frozenset(bytes(node_id) for node_id in Ban.objects.values_list("node_id", flat=True))
 
 
-def announced_book(*, key: bytes) -> tuple[bytes, BookAnnouncement] | None:
-    """The node announcing the book KEY and what it says of it, if any known node does."""
+def book_announcers(*, key: bytes) -> list[tuple[bytes, str, str]]:
+    """(node id, kind, public URL) of every known node announcing the book KEY, the most
+    recently seen first."""
     wanted = key.hex()
-    for peer in Peer.objects.only("node_id", "books"):
-        for book in peer.books:
-            if book["key"] == wanted:
-                announcement = BookAnnouncement(key, book["kind"], book["length"])
-                return bytes(peer.node_id), announcement
-    return None
+    return [
+        (bytes(peer.node_id), book["kind"], peer.url)
+        for peer in Peer.objects.only("node_id", "books", "url").order_by("-last_seen")
+        for book in peer.books
+        if book["key"] == wanted
+    ]
 
 
 def _peer_row(peer: Peer, follows: dict, banned: bool, x: float, y: float) -> PeerRow:

@@ -9,7 +9,7 @@ writers racing, never undo newer knowledge (reference/gossip.md §7.1).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from apps.identity.models import User
 from apps.identity.permissions import ORIGINATOR_ADMIN_ONLY, has_role
-from apps.ledger.models import Log
+from apps.ledger.follow_services import follow_sources_add, follow_start, follow_stop
+from apps.ledger.models import Follow, Log
 from apps.ledger.sealing import seal, unseal
 
 from . import selectors
@@ -27,7 +28,7 @@ from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
 from .gossip.claims import BookAnnouncement, NodeRecord, Role, Status
 from .gossip.records import NodeKey, sign_record
 from .gossip.transport import Address, parse_address
-from .models import Ban, BookFollow, NodeIdentity, Peer, Seed
+from .models import Ban, NodeIdentity, Peer, Seed
 
 # The book an investor node follows on every originator node it hears of.
 AUTO_FOLLOWED_KIND = "projects"
@@ -104,8 +105,7 @@ def agent_view_save(*, view: PeerView) -> None:
     """What the agent learnt since its last flush, and its status (the page's heartbeat)."""
     now = timezone.now()
     peer_records_save(records=view.records, seen_at=now)
-    if settings.GROWR_NODE_ROLE == Role.INVESTOR:
-        _follow_project_books(records=view.records)
+    _follow_announced_books(records=view.records)
     peer_states_save(
         states=[(s.node_id, s.status, s.incarnation) for s in view.states], seen_at=now
     )
@@ -171,7 +171,7 @@ def own_record_next(
 
 
 def _own_books() -> tuple[BookAnnouncement, ...]:
-    logs = Log.objects.order_by("book").values_list("key", "book", "length")
+    logs = Log.objects.own().order_by("book").values_list("key", "book", "length")
     return tuple(BookAnnouncement(bytes(key), book, length) for key, book, length in logs)
 
 
@@ -185,34 +185,52 @@ def gossip_advertised_address() -> Address:
     return parse_address(settings.GROWR_GOSSIP_ADVERTISE or settings.GROWR_GOSSIP_BIND)
 
 
-def _follow_project_books(*, records: Iterable[NodeRecord]) -> None:
-    """An investor node follows every originator's projects: what its investors browse."""
-    follows = [
-        BookFollow(key=book.key, kind=book.kind, publisher=record.node_id)
-        for record in records
-        if record.role is Role.ORIGINATOR
-        for book in record.books
-        if book.kind == AUTO_FOLLOWED_KIND
-    ]
-    BookFollow.objects.bulk_create(follows, ignore_conflicts=True)
+def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
+    """Every node that announces a followed book becomes a source of it; an investor node also
+    follows every originator's projects book by itself (what its investors browse)."""
+    announced = [(record, book) for record in records for book in record.books]
+    investor_node = settings.GROWR_NODE_ROLE == Role.INVESTOR
+    followed = {
+        bytes(key): follow
+        for key, follow in (
+            (f.log.key, f)
+            for f in Follow.objects.select_related("log").filter(
+                log__key__in=[book.key for _, book in announced]
+            )
+        )
+    }
+    for record, book in announced:
+        follow = followed.get(book.key)
+        if follow is not None:
+            follow_sources_add(follow=follow, urls=[record.url])
+        elif investor_node and record.role is Role.ORIGINATOR and book.kind == AUTO_FOLLOWED_KIND:
+            followed[book.key] = follow_start(
+                key=book.key, kind=book.kind, sources=[record.url], publisher=record.node_id
+            )
 
 
-def book_follow(*, key: bytes, chosen_by: User) -> BookFollow:
-    """Follow the book KEY that a known peer announces; ValidationError if none does."""
+def book_follow(*, key: bytes, chosen_by: User) -> Follow:
+    """Follow the book KEY, from every known node that announces it; ValidationError if none
+    does."""
     _require_network_admin(chosen_by)
-    announced = selectors.announced_book(key=key)
-    if announced is None:
+    announcers = selectors.book_announcers(key=key)
+    if not announcers:
         raise ValidationError("No known node announces that book.")
-    publisher, book = announced
-    follow, _ = BookFollow.objects.get_or_create(
-        key=book.key, defaults={"kind": book.kind, "publisher": publisher, "chosen_by": chosen_by}
+    publisher, kind, _ = announcers[0]
+    return follow_start(
+        key=key,
+        kind=kind,
+        sources=[url for _, _, url in announcers],
+        publisher=publisher,
+        chosen_by=chosen_by,
     )
-    return follow
 
 
 def book_unfollow(*, key: bytes, chosen_by: User) -> None:
     _require_network_admin(chosen_by)
-    BookFollow.objects.filter(key=key).delete()
+    follow = Follow.objects.filter(log__key=key).first()
+    if follow is not None:
+        follow_stop(follow=follow)
 
 
 def seed_add(*, address: str, added_by: User) -> Seed:

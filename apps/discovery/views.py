@@ -93,7 +93,7 @@ def book_follow(request: HttpRequest, key: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"This node now follows the {follow.kind} book {key[:16]}….")
+        messages.success(request, f"This node now follows the {follow.log.book} book {key[:16]}….")
     return redirect("discovery:network")
 
 

@@ -7,6 +7,7 @@ rows keyed by log and index, so reading block i with its proof is an index looku
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -22,15 +23,25 @@ class Book(models.TextChoices):
     CREDENTIAL_STATUS = "credential_status", "Credential status"
 
 
-class Log(models.Model):
-    """One signed append-only log. This node writes the logs of its own books."""
+class LogQuerySet(models.QuerySet):
+    def own(self) -> LogQuerySet:
+        """The logs this node writes (one per Book), not the ones it follows."""
+        return self.filter(writer=True)
 
-    book = models.CharField(max_length=32, choices=Book.choices, unique=True)
+
+class Log(models.Model):
+    """One signed append-only log: this node's own books, which it writes, and the books of other
+    nodes it follows (replicates and verifies), which it only stores and serves."""
+
+    # Own logs: a Book value, one log each. Followed logs: the kind their publisher announced.
+    book = models.CharField(max_length=32, choices=Book.choices)
+    writer = models.BooleanField(default=True)
     key = models.BinaryField(max_length=32, unique=True)
     discovery_key = models.BinaryField(max_length=32, unique=True)
     public_key = models.BinaryField(max_length=32)
-    # The Ed25519 secret key, sealed with the node master key (apps.ledger.sealing).
-    sealed_secret_key = models.BinaryField()
+    # The Ed25519 secret key, sealed with the node master key (apps.ledger.sealing); empty for
+    # a followed log.
+    sealed_secret_key = models.BinaryField(default=b"")
     # Head: what the latest signature covers.
     length = models.BigIntegerField(default=0)
     byte_length = models.BigIntegerField(default=0)
@@ -41,8 +52,15 @@ class Log(models.Model):
     roots = models.BinaryField(default=b"")
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = LogQuerySet.as_manager()
+
     class Meta:
         ordering = ["book"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["book"], condition=models.Q(writer=True), name="one_own_log_per_book"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_book_display()} ({self.length} blocks)"
@@ -157,3 +175,99 @@ class BookKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → block {self.block_index}"
+
+
+class FollowState(models.TextChoices):
+    ACTIVE = "active", "Following"
+    PAUSED = "paused", "Paused"
+    # Two valid signatures for one length: the writer forked; nothing more is taken from it.
+    FROZEN = "frozen", "Frozen (fork)"
+
+
+class Follow(models.Model):
+    """This node follows LOG, a book another node writes: it pulls new blocks from the sources,
+    verifies them against the writer's key and stores them (apps.ledger.replication).
+
+    Blocks are verified and stored a batch at a time, each batch proven by an upgrade to the
+    source's newest signed head, so `verified_length` (and its roots) may run ahead of the
+    log's head until the pull reaches a length the writer signed; readers only ever see the log
+    up to its signed head."""
+
+    log = models.OneToOneField(Log, on_delete=models.PROTECT, related_name="follow")
+    # The node that announced the book (discovery), if known.
+    publisher = models.BinaryField(max_length=32, null=True, blank=True)
+    # Who chose to follow it; empty when this node followed it by itself (an investor node).
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    state = models.CharField(max_length=8, choices=FollowState.choices, default=FollowState.ACTIVE)
+    verified_length = models.BigIntegerField(default=0)
+    verified_byte_length = models.BigIntegerField(default=0)
+    verified_roots = models.BinaryField(default=b"")
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"follow of {self.log.book} {bytes(self.log.key).hex()[:16]}"
+
+
+class FollowSource(models.Model):
+    """A node that serves a followed book: the base URL of its public read API. A source that
+    fails loses score and waits (backoff) before it is asked again."""
+
+    follow = models.ForeignKey(Follow, on_delete=models.CASCADE, related_name="sources")
+    url = models.URLField(max_length=256)
+    score = models.IntegerField(default=100)
+    failures = models.PositiveIntegerField(default=0)
+    next_try_at = models.DateTimeField(default=timezone.now)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-score", "url"]
+        constraints = [models.UniqueConstraint(fields=["follow", "url"], name="one_source_per_url")]
+
+    def __str__(self) -> str:
+        return f"{self.url} (score {self.score})"
+
+
+class ReplicationFault(models.TextChoices):
+    UNREACHABLE = "unreachable", "Unreachable or timed out"
+    MALFORMED = "malformed", "Malformed or oversized response"
+    WRONG_KEY = "wrong_key", "Another book's key or writer"
+    BAD_SIGNATURE = "bad_signature", "Bad signature"
+    BAD_PROOF = "bad_proof", "Blocks or proof do not match the signed head"
+    SHORTER_HEAD = "shorter_head", "A head shorter than one already verified"
+    FORK = "fork", "Two signed heads for one length (fork)"
+
+
+class ReplicationEvent(models.Model):
+    """Something a source did wrong, kept with the source and the reason."""
+
+    follow = models.ForeignKey(Follow, on_delete=models.CASCADE, related_name="events")
+    source = models.ForeignKey(FollowSource, null=True, on_delete=models.SET_NULL)
+    url = models.URLField(max_length=256)
+    fault = models.CharField(max_length=16, choices=ReplicationFault.choices)
+    detail = models.CharField(max_length=500)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_fault_display()} from {self.url}"
+
+
+class ForkEvidence(models.Model):
+    """Two valid signatures by one writer for one length with different trees: proof that the
+    writer forked its log, kept for anyone to check."""
+
+    follow = models.ForeignKey(Follow, on_delete=models.CASCADE, related_name="forks")
+    length = models.BigIntegerField()
+    ours = models.JSONField()  # {"fork", "tree_hash", "signature"} as hex
+    theirs = models.JSONField()
+    url = models.URLField(max_length=256)
+    at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"fork at length {self.length}"

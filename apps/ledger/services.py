@@ -34,7 +34,7 @@ def log_for_book(*, book: str) -> Log:
     """The node's log of BOOK, created with a fresh key pair on first use."""
     if book not in Book.values:
         raise ValueError(f"unknown book {book!r}")
-    log = Log.objects.filter(book=book).first()
+    log = Log.objects.own().filter(book=book).first()
     if log is not None:
         return log
     pair = key_pair()
@@ -42,6 +42,7 @@ def log_for_book(*, book: str) -> Log:
     empty = TreeBatch([], 0, 0)
     log, _ = Log.objects.get_or_create(
         book=book,
+        writer=True,
         defaults={
             "key": keys.key,
             "discovery_key": discovery_key(keys.key),

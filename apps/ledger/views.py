@@ -17,7 +17,7 @@ LATEST_ENTRIES = 5
 
 @portal_required("staff")
 def books(request: HttpRequest) -> HttpResponse:
-    logs = list(Log.objects.order_by("book"))
+    logs = list(Log.objects.own().order_by("book"))
     rows = [
         {
             "log": log,
@@ -33,7 +33,7 @@ def books(request: HttpRequest) -> HttpResponse:
 @require_POST
 @portal_required("staff")
 def book_verify(request: HttpRequest, book: str) -> HttpResponse:
-    log = Log.objects.filter(book=book).first()
+    log = Log.objects.own().filter(book=book).first()
     if log is None:
         raise Http404("This node has no such book.")
     result = selectors.log_verify(log=log)

@@ -18,7 +18,8 @@ from apps.discovery import consumers, selectors, services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement, Role, Status
 from apps.discovery.gossip.records import network_id_for
-from apps.discovery.models import Ban, BookFollow, NodeIdentity, Peer, Seed
+from apps.discovery.models import Ban, NodeIdentity, Peer, Seed
+from apps.ledger.models import Follow
 from growr_site.asgi import application
 from tests.discovery.records import node_key, signed_record
 
@@ -103,17 +104,17 @@ def test_amina_follows_and_unfollows_a_book_a_peer_announces(client, amina, aman
     key = "70" * 32  # the projects book of Amani: b"p" * 32
 
     followed = client.post(f"/staff/network/books/{key}/follow/", follow=True)
-    follow = BookFollow.objects.get()
+    follow = Follow.objects.select_related("log").get()
     unfollowed = client.post(f"/staff/network/books/{key}/unfollow/", follow=True)
 
     assert "now follows the projects book" in followed.content.decode()
-    assert (follow.kind, bytes(follow.publisher), follow.chosen_by) == (
+    assert (follow.log.book, bytes(follow.publisher), follow.chosen_by) == (
         "projects",
         amani.node_id,
         amina,
     )
     assert "no longer follows" in unfollowed.content.decode()
-    assert not BookFollow.objects.exists()
+    assert not Follow.objects.exists()
 
 
 def test_following_a_book_nobody_announces_is_refused_with_a_message(client, amina, amani):
@@ -124,7 +125,7 @@ def test_following_a_book_nobody_announces_is_refused_with_a_message(client, ami
 
     assert "No known node announces that book." in response.content.decode()
     assert malformed.status_code == 404
-    assert not BookFollow.objects.exists()
+    assert not Follow.objects.exists()
 
 
 def test_juma_sees_the_page_but_may_not_follow_books_or_change_seeds(client, juma, amani):
@@ -136,7 +137,7 @@ def test_juma_sees_the_page_but_may_not_follow_books_or_change_seeds(client, jum
 
     assert "Amani Microfinance" in page and "Follow<span" not in page
     assert (follow.status_code, seed.status_code) == (403, 403)
-    assert not BookFollow.objects.exists() and not Seed.objects.exists()
+    assert not Follow.objects.exists() and not Seed.objects.exists()
 
 
 def test_amina_adds_a_seed_and_a_bad_address_is_explained(client, amina, db):
@@ -171,8 +172,8 @@ def test_an_investor_node_follows_every_originators_projects_book_by_itself(db):
     _heard(amani, pablo)
     _heard(amani)  # heard again: still one follow
 
-    follow = BookFollow.objects.get()
-    assert (bytes(follow.key), bytes(follow.publisher), follow.chosen_by) == (
+    follow = Follow.objects.get()
+    assert (bytes(follow.log.key), bytes(follow.publisher), follow.chosen_by) == (
         b"p" * 32,
         amani.node_id,
         None,
@@ -180,7 +181,7 @@ def test_an_investor_node_follows_every_originators_projects_book_by_itself(db):
 
 
 def test_an_originator_node_follows_nothing_by_itself(amani):
-    assert not BookFollow.objects.exists()
+    assert not Follow.objects.exists()
 
 
 def _communicator(user) -> WebsocketCommunicator:

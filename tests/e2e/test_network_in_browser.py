@@ -9,7 +9,7 @@ from apps.discovery import services
 from apps.discovery.gossip.agent import AgentStatus, PeerState, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement, Status
 from apps.discovery.gossip.records import network_id_for
-from apps.discovery.models import BookFollow
+from apps.ledger.models import Follow
 from tests.discovery.records import node_key, signed_record
 
 from .test_portals_in_browser import _sign_in
@@ -52,5 +52,5 @@ def test_amina_watches_a_node_turn_suspect_and_follows_its_projects(
     page.get_by_role("button", name="Follow Amani Microfinance's projects book").click()
 
     assert "now follows the projects book" in page.locator(".messages").inner_text()
-    assert BookFollow.objects.get().chosen_by == amina
+    assert Follow.objects.get().chosen_by == amina
     screenshot("followed")
