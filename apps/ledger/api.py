@@ -136,6 +136,47 @@ class BlockRangeApi(PublicApi):
         )
 
 
+class ReplicationRangeApi(PublicApi):
+    @extend_schema(
+        operation_id="book_replication_range",
+        summary="Blocks [start, end) for a follower that verifies them as one batch",
+        description=(
+            "`values` are the blocks; a follower that holds the roots at `start` appends them "
+            "to its tree and checks the result against `head`, through `upgrade` (the proof "
+            "from length `end` to the head; null when `end` is the head's length). At most "
+            f"{selectors.MAX_REPLICATION_BLOCKS} blocks and "
+            f"{selectors.MAX_REPLICATION_BYTES} bytes of values per request."
+        ),
+        parameters=[
+            OpenApiParameter("start", int, required=True),
+            OpenApiParameter("end", int, required=True),
+        ],
+        responses={200: api_schema.ReplicationRangeSerializer, **BAD_REQUEST_ERRORS},
+    )
+    def get(self, request, key: str):
+        log = self.log_or_404(key)
+        query = ReplicationRangeInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            answer = selectors.log_replication_range(log=log, **query.validated_data)
+        except selectors.RangeError as exc:
+            raise ValidationError({"range": [str(exc)]}) from exc
+        return Response(
+            {
+                "key": bytes(log.key).hex(),
+                "head": log_json(log)["head"],
+                "start": query.validated_data["start"],
+                "values": [value.hex() for value in answer.values],
+                "upgrade": proof_json(answer.upgrade)["upgrade"] if answer.upgrade else None,
+            }
+        )
+
+
+class ReplicationRangeInput(serializers.Serializer):
+    start = serializers.IntegerField(min_value=0)
+    end = serializers.IntegerField(min_value=1)
+
+
 def _entry_key(request) -> str:
     entry_key = request.query_params.get("key", "")
     if not KEY_RE.fullmatch(entry_key):

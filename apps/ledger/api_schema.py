@@ -71,6 +71,16 @@ class BlockRangeSerializer(serializers.Serializer):
     blocks = HypercoreProofSerializer(many=True)
 
 
+class ReplicationRangeSerializer(serializers.Serializer):
+    key = _hex("the log's key")
+    head = SignedHeadSerializer()
+    start = serializers.IntegerField(help_text="the first block's index")
+    values = serializers.ListField(child=_hex("a block's bytes"))
+    upgrade = UpgradeProofPartSerializer(
+        allow_null=True, help_text="from length `end` to the head; null when `end` is its length"
+    )
+
+
 class BookEntryValueSerializer(serializers.Serializer):
     type = serializers.CharField(help_text="schema id, e.g. growr/loan-event")
     v = serializers.IntegerField(help_text="schema version")

@@ -3,13 +3,22 @@ of each follow. The pull itself (fetch, verify, store) is `follow_pull` in repli
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Least
+from django.utils import timezone
 
+from . import storage
+from .entries import KEY_RE, InvalidEntry, decode_entry
 from .hypercore.crypto import discovery_key
-from .hypercore.tree import TreeBatch
+from .hypercore.signing import LogKeys, Mode
+from .hypercore.tree import TreeBatch, pack_roots, unpack_roots
 from .models import (
     Block,
     BookEntry,
@@ -17,9 +26,24 @@ from .models import (
     Follow,
     FollowSource,
     FollowState,
+    ForkEvidence,
     Log,
+    ReplicationEvent,
+    ReplicationFault,
     SignedHead,
 )
+from .replication import (
+    HttpSource,
+    RemoteBook,
+    RemoteHead,
+    RemoteRange,
+    ReplicationError,
+    verify_batch,
+    verify_head,
+)
+from .services import book_index_add
+
+logger = logging.getLogger(__name__)
 
 MAX_KIND_LENGTH = 32
 
@@ -79,3 +103,211 @@ def follow_stop(*, follow: Follow) -> None:
     for model in (BookKey, BookEntry, SignedHead, Block):
         model.objects.filter(log_id=log_id).delete()
     Log.objects.filter(pk=log_id).delete()
+
+
+# Pulling.
+
+BATCH_BLOCKS = 1000
+SCORE_MAX = 100
+SCORE_PENALTY = {"unreachable": 5, "malformed": 20, "shorter_head": 20, "wrong_key": 50}
+DEFAULT_PENALTY = 40  # a bad proof or signature: the source served data the writer never signed
+BACKOFF_FIRST = timedelta(seconds=10)
+BACKOFF_MAX = timedelta(hours=1)
+# A source below this score is no longer asked (it stays listed, with its errors, for staff).
+SCORE_DROPPED = 0
+
+
+class PulledElsewhere(Exception):
+    """Another pull of the same book stored this batch first; this one stops, storing nothing."""
+
+
+@dataclass(frozen=True)
+class PullResult:
+    stored: int
+    length: int
+    source: str | None = None
+    problem: str | None = None
+
+
+def follow_pull(
+    *, follow_id: int, batch_blocks: int = BATCH_BLOCKS, source_factory=HttpSource
+) -> PullResult:
+    """Bring the followed book up to date from its sources, best score first: every batch is
+    verified before it is stored, in one transaction; a source that fails is recorded, loses
+    score and waits before it is asked again, and the next one is tried."""
+    follow = Follow.objects.select_related("log").get(pk=follow_id)
+    if follow.state != FollowState.ACTIVE:
+        return PullResult(0, follow.log.length, problem=f"the follow is {follow.state}")
+    with storage.writer_lease(follow.log_id):
+        problem = "no source is due"
+        for source in _sources_due(follow):
+            client = source_factory(source.url)
+            try:
+                current = Follow.objects.select_related("log").get(pk=follow_id)
+                stored = _pull_from(current, client, batch_blocks)
+            except PulledElsewhere as elsewhere:
+                return PullResult(0, follow.log.length, source.url, str(elsewhere))
+            except ReplicationError as error:
+                _source_failed(follow, source, error)
+                problem = f"{source.url}: {error.detail}"
+                if error.fault == ReplicationFault.FORK:
+                    break
+                continue
+            finally:
+                client.close()
+            _source_answered(source)
+            length = Log.objects.values_list("length", flat=True).get(pk=follow.log_id)
+            return PullResult(stored, length, source.url)
+    return PullResult(0, Log.objects.get(pk=follow.log_id).length, problem=problem)
+
+
+def _sources_due(follow: Follow) -> list[FollowSource]:
+    return list(
+        follow.sources.filter(next_try_at__lte=timezone.now(), score__gt=SCORE_DROPPED).order_by(
+            "-score", "failures"
+        )
+    )
+
+
+def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
+    log = follow.log
+    remote = client.book(bytes(log.key))
+    if LogKeys.for_public_key(remote.public_key, Mode.MANIFEST).key != bytes(log.key):
+        raise ReplicationError("wrong_key", "the writer's public key does not match the book key")
+    if not log.public_key:
+        Log.objects.filter(pk=log.pk).update(public_key=remote.public_key)
+        log.public_key = remote.public_key
+    keys = log.core_keys
+    verify_head(keys, remote.head)
+    _check_against_ours(follow, remote.head, url=client.base_url)
+    stored = 0
+    while follow.verified_length < remote.head.length:
+        start = follow.verified_length
+        end = min(start + batch_blocks, remote.head.length)
+        answer = client.range(bytes(log.key), start, end)
+        verify_head(keys, answer.head)  # first: only the writer's own heads may count
+        if answer.head.length < remote.head.length:
+            raise ReplicationError("shorter_head", "the head went back during the pull")
+        _check_against_ours(follow, answer.head, url=client.base_url)
+        batch = verify_batch(keys, _trusted(follow), answer, fork=log.fork)
+        _store_batch(follow, answer, batch)
+        stored += len(answer.values)
+        remote = RemoteBook(remote.public_key, answer.head)
+    return stored
+
+
+def _check_against_ours(follow: Follow, head: RemoteHead, *, url: str) -> None:
+    """A verified HEAD must not go back, and at our length must be our tree: two valid
+    signatures for one length are a fork, kept as evidence."""
+    log = follow.log
+    if head.length < max(log.length, follow.verified_length):
+        raise ReplicationError(
+            "shorter_head",
+            f"head {head.length} is shorter than the {max(log.length, follow.verified_length)} "
+            "blocks already verified",
+        )
+    if head.length == log.length and log.length and head.tree_hash != bytes(log.tree_hash):
+        ForkEvidence.objects.create(
+            follow=follow,
+            length=head.length,
+            ours=_head_json(log.fork, bytes(log.tree_hash), bytes(log.signature)),
+            theirs=_head_json(head.fork, head.tree_hash, head.signature),
+            url=url,
+        )
+        raise ReplicationError("fork", f"two signed trees for length {head.length}")
+
+
+def _head_json(fork: int, tree_hash: bytes, signature: bytes) -> dict:
+    return {"fork": fork, "tree_hash": tree_hash.hex(), "signature": signature.hex()}
+
+
+def _trusted(follow: Follow) -> TreeBatch:
+    roots = unpack_roots(bytes(follow.verified_roots))
+    batch = TreeBatch.from_roots(roots, follow.log.fork)
+    return batch
+
+
+def _store_batch(follow: Follow, answer: RemoteRange, batch: TreeBatch) -> None:
+    """Store a verified batch, and the head if the batch reaches it, in one transaction that
+    another pull of the same book cannot also commit."""
+    log, now = follow.log, timezone.now()
+    head = answer.head
+    with transaction.atomic():
+        moved = Follow.objects.filter(pk=follow.pk, verified_length=answer.start).update(
+            verified_length=batch.length,
+            verified_byte_length=batch.byte_length,
+            verified_roots=pack_roots(batch.roots),
+            last_synced_at=now,
+        )
+        if moved != 1:
+            raise PulledElsewhere(f"blocks from {answer.start} were stored by another pull")
+        storage.store_blocks(
+            log_id=log.pk, first=answer.start, blocks=answer.values, records=batch.records
+        )
+        if batch.length == head.length and not storage.move_followed_head(
+            log_id=log.pk,
+            expected_length=log.length,
+            head=(head.length, head.fork, head.tree_hash, head.signature),
+            byte_length=batch.byte_length,
+            roots=pack_roots(batch.roots),
+            signed_at=now,
+        ):
+            raise PulledElsewhere(f"the head of {log} was moved by another pull")
+        book_index_add(log=log, rows=_entries(log, answer.start, answer.values))
+    follow.verified_length = batch.length
+    follow.verified_byte_length = batch.byte_length
+    follow.verified_roots = pack_roots(batch.roots)
+    if batch.length == head.length:
+        log.length, log.tree_hash, log.signature = head.length, head.tree_hash, head.signature
+
+
+def _entries(log: Log, first: int, values: list[bytes]) -> list[BookEntry]:
+    """Index rows of the blocks that are book entries; a block the writer signed but that is no
+    entry is kept (it is part of the log) and left out of the index."""
+    rows = []
+    for offset, value in enumerate(values):
+        try:
+            entry = decode_entry(value)
+            key, entry_type = entry["key"], entry["type"]
+        except InvalidEntry:
+            continue
+        if isinstance(key, str) and isinstance(entry_type, str) and KEY_RE.fullmatch(key):
+            rows.append(
+                BookEntry(
+                    log=log,
+                    block_index=first + offset,
+                    key=key,
+                    entry_type=entry_type[:64],
+                    is_deletion=entry["value"] is None,
+                )
+            )
+    return rows
+
+
+def _source_failed(follow: Follow, source: FollowSource, error: ReplicationError) -> None:
+    now = timezone.now()
+    failures = source.failures + 1
+    backoff = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
+    FollowSource.objects.filter(pk=source.pk).update(
+        score=F("score") - SCORE_PENALTY.get(error.fault, DEFAULT_PENALTY),
+        failures=failures,
+        next_try_at=now + backoff,
+        last_error=f"{error.fault}: {error.detail}"[:300],
+    )
+    ReplicationEvent.objects.create(
+        follow=follow, source=source, url=source.url, fault=error.fault, detail=error.detail[:500]
+    )
+    if error.fault == ReplicationFault.FORK:
+        Follow.objects.filter(pk=follow.pk).update(state=FollowState.FROZEN)
+        logger.error("followed book %s forked (%s)", bytes(follow.log.key).hex(), error.detail)
+    else:
+        logger.warning("pull of %s from %s failed: %s", follow, source.url, error.detail)
+
+
+def _source_answered(source: FollowSource) -> None:
+    FollowSource.objects.filter(pk=source.pk).update(
+        score=Least(F("score") + 1, SCORE_MAX),
+        failures=0,
+        last_ok_at=timezone.now(),
+        last_error="",
+    )

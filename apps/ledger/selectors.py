@@ -107,6 +107,59 @@ def log_range(*, log: Log, start: int, end: int, since: int = 0) -> RangeWithPro
     return RangeWithProofs(head, upgrade, blocks)
 
 
+MAX_REPLICATION_BLOCKS = 2000
+MAX_REPLICATION_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class ReplicationRange:
+    head: CoreHead
+    values: list[bytes]
+    # Proves the head from length END for a reader that computed the roots at END itself (from
+    # the roots it trusts at START and these values); None when END is the head's length.
+    upgrade: Proof | None
+
+
+def log_replication_range(*, log: Log, start: int, end: int) -> ReplicationRange:
+    """Blocks [start, end) as a follower verifies a batch of them in one go: it appends the
+    values to its own tree and checks the result against the signed head, through the upgrade
+    from END. Cheaper than a proof per block, and the same guarantee."""
+    length = log.length
+    if not 0 <= start < end <= length:
+        raise RangeError(f"blocks [{start}, {end}) are outside the log's {length} blocks")
+    if end - start > MAX_REPLICATION_BLOCKS:
+        raise RangeError(f"at most {MAX_REPLICATION_BLOCKS} blocks per request")
+    stored = storage.blocks_in_range(log.pk, start, end)
+    values = [stored[i] for i in range(start, end) if i in stored]
+    if len(values) != end - start:
+        raise RangeError(f"blocks [{start}, {end}) are not all stored")
+    if sum(map(len, values)) > MAX_REPLICATION_BYTES:
+        raise RangeError(f"the blocks exceed {MAX_REPLICATION_BYTES} bytes; ask for fewer")
+    head = current_head(log)
+    if end == length:
+        return ReplicationRange(head, values, None)
+    request = UpgradeRequest(end, length - end)
+    plan = plan_proof(length, upgrade=request)
+    nodes = storage.nodes_by_index(log.pk, plan.indexes())
+
+    def node(index: int) -> Node:
+        found = nodes.get(index)
+        if found is None:
+            raise RangeError(f"node {index} is missing from storage")
+        return found
+
+    upgrade = assemble_proof(
+        plan,
+        node,
+        fork=log.fork,
+        block=None,
+        block_value=None,
+        upgrade=request,
+        signature=head.signature,
+    )
+    return ReplicationRange(head, values, upgrade)
+
+
 def _levels_to_root(index: int, length: int) -> int:
     leaf = 2 * index
     for root in flat_tree.full_roots(2 * length):

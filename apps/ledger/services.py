@@ -196,6 +196,11 @@ def _index_entries(log: Log, first: int, pending: Sequence[OutboxEntry]) -> None
                 is_deletion=decoded["value"] is None,
             )
         )
+    book_index_add(log=log, rows=rows)
+
+
+def book_index_add(*, log: Log, rows: Sequence[BookEntry]) -> None:
+    """Index new blocks of LOG (in block order): their entries, and each key's latest block."""
     BookEntry.objects.bulk_create(rows)
     latest = {row.key: row for row in rows}
     BookKey.objects.bulk_create(

@@ -141,6 +141,35 @@ def write_append(
         return True
 
 
+def store_blocks(*, log_id: int, first: int, blocks: Sequence[bytes], records: Sequence[bytes]):
+    """Insert verified blocks [first, first + n) of a followed log, in the caller's
+    transaction."""
+    with _cursor() as cursor:
+        if _postgresql():
+            _copy_blocks(cursor, log_id, first, blocks, records)
+            return
+        rows = zip(range(first, first + len(blocks)), blocks, records, strict=True)
+        cursor.executemany(_INSERT_BLOCK_SQL, [(log_id, *row) for row in rows])
+
+
+def move_followed_head(
+    *, log_id: int, expected_length: int, head: tuple, byte_length: int, roots: bytes, signed_at
+) -> bool:
+    """Set a followed log's head to HEAD (length, fork, tree hash, signature) and keep it among
+    the signed heads, if the log still has EXPECTED_LENGTH; return whether it did."""
+    length, fork, tree_hash, signature = head
+    with _cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {_LOG} SET "length" = %s, byte_length = %s, tree_hash = %s, '
+            'signature = %s, roots = %s, fork = %s WHERE id = %s AND "length" = %s',
+            [length, byte_length, tree_hash, signature, roots, fork, log_id, expected_length],
+        )
+        if cursor.rowcount != 1:
+            return False
+        cursor.execute(_INSERT_HEAD_SQL, [log_id, length, fork, tree_hash, signature, signed_at])
+        return True
+
+
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 

@@ -1,0 +1,284 @@
+"""Pulling a followed book from a source node and verifying it, in plain Python (no Django): the
+HTTP client of the public read API, the strict parsing of its answers, and the checks that make
+a batch of blocks trustworthy before anything is stored.
+
+A batch [start, end) is verified in one go: the follower appends the values to its own tree
+(the roots it trusts at START) and gets the roots at END; if END is the head's length their tree
+hash must carry the writer's signature, otherwise the upgrade proof from END must lead from those
+roots to a signed head. Either way every value is exactly what the writer signed, for the cost
+of hashing each block once (docs/protocol.md, "Replication").
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from .hypercore.crypto import Node
+from .hypercore.errors import HypercoreError
+from .hypercore.proofs import Proof, UpgradeProof, root_hash, verify_proof
+from .hypercore.signing import LogKeys, Mode, verify
+from .hypercore.tree import TreeBatch
+
+MAX_RESPONSE_BYTES = 24 * 1024 * 1024
+USER_AGENT = "growr-node-replication/1"
+
+
+class ReplicationError(Exception):
+    """A source that cannot be trusted for this batch; FAULT is a ReplicationFault value."""
+
+    def __init__(self, fault: str, detail: str) -> None:
+        super().__init__(detail)
+        self.fault = fault
+        self.detail = detail
+
+
+def _malformed(detail: str) -> ReplicationError:
+    return ReplicationError("malformed", detail)
+
+
+@dataclass(frozen=True)
+class RemoteHead:
+    length: int
+    fork: int
+    tree_hash: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class RemoteBook:
+    public_key: bytes
+    head: RemoteHead
+
+
+@dataclass(frozen=True)
+class RemoteRange:
+    head: RemoteHead
+    start: int
+    values: list[bytes]
+    upgrade: UpgradeProof | None
+
+
+class HttpSource:
+    """The read API of one node, on one kept-alive connection, with a deadline per request and
+    a cap on the size of an answer."""
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, max_bytes: int = MAX_RESPONSE_BYTES
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ReplicationError("unreachable", f"{base_url!r} is not an http(s) URL")
+        self.base_url = base_url.rstrip("/")
+        self._parts = parts
+        self._timeout = timeout
+        self._max_bytes = max_bytes
+        self._connection: http.client.HTTPConnection | None = None
+
+    def book(self, key: bytes) -> RemoteBook:
+        return parse_book(self._get(f"/api/books/{key.hex()}/", {}), key=key)
+
+    def range(self, key: bytes, start: int, end: int) -> RemoteRange:
+        answer = self._get(f"/api/books/{key.hex()}/replication/", {"start": start, "end": end})
+        return parse_range(answer, key=key)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _get(self, path: str, params: dict) -> dict:
+        target = self._parts.path.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
+        deadline = time.monotonic() + self._timeout
+        try:
+            connection = self._connect()
+            connection.request("GET", target, headers={"User-Agent": USER_AGENT})
+            response = connection.getresponse()
+            body = self._read(response, deadline)
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            raise ReplicationError("unreachable", f"GET {target}: {error!r}") from None
+        if response.status != 200:
+            raise ReplicationError(
+                "unreachable" if response.status >= 500 else "malformed",
+                f"GET {target}: HTTP {response.status}",
+            )
+        try:
+            answer = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise _malformed(f"GET {target}: not JSON ({error})") from None
+        if not isinstance(answer, dict):
+            raise _malformed(f"GET {target}: not a JSON object")
+        return answer
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            kind = (
+                http.client.HTTPSConnection
+                if self._parts.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._connection = kind(self._parts.hostname, self._parts.port, timeout=self._timeout)
+        return self._connection
+
+    def _read(self, response: http.client.HTTPResponse, deadline: float) -> bytes:
+        declared = response.getheader("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
+            self.close()
+            raise _malformed(f"an answer of {declared} bytes, over {self._max_bytes}")
+        chunks, size = [], 0
+        while chunk := response.read(256 * 1024):
+            size += len(chunk)
+            if size > self._max_bytes:
+                self.close()
+                raise _malformed(f"an answer over {self._max_bytes} bytes")
+            if time.monotonic() > deadline:
+                self.close()
+                raise ReplicationError("unreachable", "the answer took longer than the deadline")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+# Parsing: every field checked, so a hostile answer fails here and not deep in the verifier.
+
+
+def parse_book(answer: dict, *, key: bytes) -> RemoteBook:
+    if _hex_field(answer, "key", 32) != key:
+        raise ReplicationError("wrong_key", "the source answered for another book")
+    public_key = _hex_field(answer, "public_key", 32)
+    if LogKeys.for_public_key(public_key, Mode.MANIFEST).key != key:
+        raise ReplicationError("wrong_key", "the writer's public key does not match the book key")
+    return RemoteBook(public_key, parse_head(_object(answer, "head")))
+
+
+def parse_head(head: dict) -> RemoteHead:
+    length = _count(head, "length")
+    signature = _hex_field(head, "signature", None)
+    if length and len(signature) != 68:
+        raise _malformed("a head's signature is a 68-byte manifest envelope")
+    return RemoteHead(length, _count(head, "fork"), _hex_field(head, "tree_hash", 32), signature)
+
+
+def parse_range(answer: dict, *, key: bytes) -> RemoteRange:
+    if _hex_field(answer, "key", 32) != key:
+        raise ReplicationError("wrong_key", "the source answered for another book")
+    values = answer.get("values")
+    if not isinstance(values, list) or not values:
+        raise _malformed("values must be a non-empty list")
+    try:
+        blocks = [bytes.fromhex(value) for value in values]
+    except (TypeError, ValueError):
+        raise _malformed("values must be hex strings") from None
+    upgrade = answer.get("upgrade")
+    return RemoteRange(
+        parse_head(_object(answer, "head")),
+        _count(answer, "start"),
+        blocks,
+        None if upgrade is None else _upgrade(upgrade),
+    )
+
+
+def _upgrade(upgrade) -> UpgradeProof:
+    if not isinstance(upgrade, dict):
+        raise _malformed("upgrade must be an object or null")
+    return UpgradeProof(
+        start=_count(upgrade, "start"),
+        length=_count(upgrade, "length"),
+        nodes=_nodes(upgrade, "nodes"),
+        additional_nodes=_nodes(upgrade, "additionalNodes"),
+        signature=_hex_field(upgrade, "signature", 68),
+    )
+
+
+def _nodes(parent: dict, name: str) -> list[Node]:
+    nodes = parent.get(name)
+    if not isinstance(nodes, list) or len(nodes) > 256:
+        raise _malformed(f"{name} must be a list of at most 256 nodes")
+    parsed = []
+    for node in nodes:
+        if not isinstance(node, dict):
+            raise _malformed(f"{name} holds a node that is not an object")
+        parsed.append(
+            Node(_count(node, "index"), _count(node, "size"), _hex_field(node, "hash", 32))
+        )
+    return parsed
+
+
+def _object(parent: dict, name: str) -> dict:
+    value = parent.get(name)
+    if not isinstance(value, dict):
+        raise _malformed(f"{name} must be an object")
+    return value
+
+
+def _count(parent: dict, name: str) -> int:
+    value = parent.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise _malformed(f"{name} must be a whole number from 0")
+    return value
+
+
+def _hex_field(parent: dict, name: str, size: int | None) -> bytes:
+    value = parent.get(name)
+    try:
+        raw = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        raise _malformed(f"{name} must be hex") from None
+    if size is not None and len(raw) != size:
+        raise _malformed(f"{name} must be {size} bytes, got {len(raw)}")
+    return raw
+
+
+# Verifying.
+
+
+def verify_head(keys: LogKeys, head: RemoteHead) -> None:
+    if head.length == 0:
+        return
+    try:
+        verify(keys, head.signature, head.tree_hash, head.length, head.fork)
+    except HypercoreError as error:
+        raise ReplicationError("bad_signature", f"head {head.length}: {error}") from None
+
+
+def verify_batch(keys: LogKeys, trusted: TreeBatch, answer: RemoteRange, *, fork: int) -> TreeBatch:
+    """Append ANSWER's values to TRUSTED (the roots at answer.start) and prove the result
+    against ANSWER's signed head; the batch with the new nodes and records, or ReplicationError
+    naming what failed. TRUSTED is not changed."""
+    head = answer.head
+    verify_head(keys, head)  # before anything else: an unsigned head decides nothing
+    if answer.start != trusted.length:
+        raise _malformed(f"the batch starts at {answer.start}, not at {trusted.length}")
+    end = answer.start + len(answer.values)
+    if head.fork != fork:
+        raise ReplicationError("fork", f"the head is on fork {head.fork}, ours on {fork}")
+    if end > head.length:
+        raise _malformed(f"blocks up to {end} beyond the head's {head.length}")
+    batch = TreeBatch(list(trusted.roots), trusted.length, trusted.byte_length, fork)
+    try:
+        batch.append_all(answer.values)
+    except ValueError as error:
+        raise _malformed(str(error)) from None
+    if end == head.length:
+        if answer.upgrade is not None:
+            raise _malformed("an upgrade for a batch that ends at the head")
+        if batch.tree_hash() != head.tree_hash:
+            raise ReplicationError(
+                "bad_proof", f"blocks [{answer.start}, {end}) are not the signed ones"
+            )
+        return batch
+    upgrade = answer.upgrade
+    if upgrade is None or (upgrade.start, upgrade.start + upgrade.length) != (end, head.length):
+        raise _malformed(f"the batch needs an upgrade from {end} to {head.length}")
+    if upgrade.signature != head.signature:
+        raise _malformed("the upgrade is signed by another head than the one sent")
+    try:
+        proven = verify_proof(Proof(fork, None, upgrade), keys, trusted_roots=batch.roots)
+    except HypercoreError as error:
+        raise ReplicationError("bad_proof", f"blocks [{answer.start}, {end}): {error}") from None
+    if proven.length != head.length or root_hash(proven.roots) != head.tree_hash:
+        raise ReplicationError("bad_proof", "the upgrade proves another head than the one sent")
+    return batch
