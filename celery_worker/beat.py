@@ -18,6 +18,10 @@ def beat_schedule() -> dict:
             "task": "apps.ledger.tasks.node_profile_sync_task",
             "schedule": 60.0,
         },
+        "ledger-follows-poll": {
+            "task": "apps.ledger.tasks.follows_poll_task",
+            "schedule": settings.GROWR_FOLLOW_POLL_INTERVAL.total_seconds(),
+        },
         "ledger-outbox-sweep": {
             "task": "apps.ledger.tasks.outbox_sweep_task",
             "schedule": settings.GROWR_OUTBOX_SWEEP_INTERVAL.total_seconds(),

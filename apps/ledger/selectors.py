@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
 from . import storage
 from .entries import InvalidEntry, decode_entry
 from .hypercore import flat_tree
@@ -12,7 +15,17 @@ from .hypercore.errors import HypercoreError
 from .hypercore.heads import SignedHead as CoreHead
 from .hypercore.proofs import BlockRequest, Proof, UpgradeRequest, assemble_proof, plan_proof
 from .hypercore.tree import NODE_RECORD, TreeBatch, block_record_nodes
-from .models import Block, BookEntry, BookKey, Log, OutboxEntry, SignedHead
+from .models import (
+    Block,
+    BookEntry,
+    BookKey,
+    Follow,
+    FollowSource,
+    FollowState,
+    Log,
+    OutboxEntry,
+    SignedHead,
+)
 
 MAX_RANGE_BLOCKS = 1000
 MAX_HISTORY = 500
@@ -28,6 +41,18 @@ def books_with_pending_entries() -> list[str]:
         .values_list("book", flat=True)
         .distinct()
         .order_by("book")
+    )
+
+
+def follows_to_poll() -> list[int]:
+    """The follows a poll pulls: active, with a source due."""
+    due = FollowSource.objects.filter(
+        next_try_at__lte=timezone.now(), score__gt=0, follow_id=OuterRef("pk")
+    )
+    return list(
+        Follow.objects.filter(state=FollowState.ACTIVE)
+        .filter(Exists(due))
+        .values_list("pk", flat=True)
     )
 
 

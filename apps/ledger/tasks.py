@@ -31,3 +31,28 @@ def node_profile_sync_task() -> bool:
         role=settings.GROWR_NODE_ROLE,
         trusted_issuers=settings.GROWR_TRUSTED_ISSUERS,
     )
+
+
+@shared_task
+def follow_pull_task(follow_id: int) -> int:
+    from .follow_services import follow_pull
+
+    return follow_pull(follow_id=follow_id).stored
+
+
+@shared_task
+def follows_poll_task() -> int:
+    """Ask every active follow's sources for new blocks (the fallback to near-live news)."""
+    from .selectors import follows_to_poll
+
+    follow_ids = follows_to_poll()
+    for follow_id in follow_ids:
+        # Expires with the next poll: a pull that waited that long is already superseded.
+        follow_pull_task.apply_async((follow_id,), expires=_poll_interval())
+    return len(follow_ids)
+
+
+def _poll_interval() -> float:
+    from django.conf import settings
+
+    return settings.GROWR_FOLLOW_POLL_INTERVAL.total_seconds()

@@ -239,3 +239,17 @@ def test_the_head_is_signed_length_only_reached_once_the_pull_gets_there(amani_b
     log = Log.objects.get(pk=follow.log_id)
     assert log.length == head.length
     assert log.heads.count() == 1  # only the head the pull reached, not one per batch
+
+
+def test_the_poll_asks_only_active_follows_with_a_source_due(amani_book):
+    from apps.ledger.selectors import follows_to_poll
+
+    due = _follow(amani_book)
+    paused_book = MemoryBook(seed=b"paused".ljust(32, b"\0"))
+    paused = _follow(paused_book)
+    Follow.objects.filter(pk=paused.pk).update(state=FollowState.PAUSED)
+    waiting_book = MemoryBook(seed=b"waiting".ljust(32, b"\0"))
+    waiting = _follow(waiting_book)
+    FollowSource.objects.filter(follow=waiting).update(next_try_at="2999-01-01T00:00Z")
+
+    assert follows_to_poll() == [due.pk]

@@ -1,0 +1,274 @@
+"""Three real nodes on loopback, each with its own database: Amani's node publishes projects;
+Baraka's node follows them from Amani's; Chen's node follows them from Baraka's while Amani's
+is down. A tampering proxy in front of a node is caught with nothing stored, and a follower
+killed in the middle of a pull resumes without a missing, corrupt or duplicate block."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.processes import ROOT, processes_with_marker
+
+pytestmark = pytest.mark.processes
+HOST = "127.0.0.1"
+PROJECTS = 300
+
+PUBLISH = f"""
+import json
+from apps.ledger.services import log_append, log_for_book
+log = log_for_book(book="projects")
+entries = [
+    json.dumps({{"type": "growr/project", "v": 1, "key": f"project:{{n}}",
+                "value": {{"title": f"Project {{n}}", "amount": "1000.00"}}}}).encode()
+    for n in range({PROJECTS})
+]
+for first in range(0, {PROJECTS}, 50):
+    log_append(log=log, blocks=entries[first:first + 50])
+print(bytes(log.key).hex())
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _env(var_dir: Path, marker: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="growr_site.settings.local",
+        GROWR_VAR_DIR=str(var_dir),
+        GROWR_TEST_RUN=marker,
+    )
+    return env
+
+
+class Node:
+    def __init__(self, name: str, template: Path, root: Path, marker: str) -> None:
+        self.name = name
+        self.var_dir = root / name
+        shutil.copytree(template, self.var_dir)
+        self.env = _env(self.var_dir, marker)
+        self.port = _free_port()
+        self.web: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def serve(self) -> None:
+        self.web = subprocess.Popen(
+            [sys.executable, "manage.py", "runnode", "--services", "web", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex((HOST, self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        pytest.fail(f"{self.name}'s web process did not start")
+
+    def stop(self) -> None:
+        if self.web is not None and self.web.poll() is None:
+            self.web.send_signal(signal.SIGINT)
+            try:
+                self.web.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.web.kill()
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with sqlite3.connect(f"file:{self.var_dir / 'growr.sqlite3'}?mode=ro", uri=True) as db:
+            return db.execute(sql, params).fetchall()
+
+    def book(self, key: str) -> tuple[int, int, bytes]:
+        """(head length, stored blocks, tree hash) of the book KEY in this node's database."""
+        [(log_id, length, tree_hash)] = self.query(
+            "SELECT id, length, tree_hash FROM ledger_log WHERE key = ?", [bytes.fromhex(key)]
+        )
+        [(stored,)] = self.query("SELECT count(*) FROM ledger_block WHERE log_id = ?", [log_id])
+        return length, stored, bytes(tree_hash)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    var_dir = tmp_path_factory.mktemp("template")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=_env(var_dir, "template"),
+        timeout=300,
+    )
+    assert result.returncode == 0
+    return var_dir
+
+
+@pytest.fixture
+def network(template, tmp_path):
+    marker = uuid.uuid4().hex
+    nodes: list[Node] = []
+
+    def add(name: str) -> Node:
+        node = Node(name, template, tmp_path, marker)
+        nodes.append(node)
+        return node
+
+    yield add
+    for node in nodes:
+        node.stop()
+    for pid in processes_with_marker(f"GROWR_TEST_RUN={marker}"):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def amani(network) -> tuple[Node, str]:
+    """Amani's node, serving its projects book; and the book's key."""
+    node = network("amani")
+    published = node.manage("shell", "-c", PUBLISH)
+    assert published.returncode == 0, published.stderr
+    node.serve()
+    return node, published.stdout.strip().splitlines()[-1]
+
+
+def test_a_book_reaches_a_third_node_through_a_second_while_its_writer_is_down(amani, network):
+    amani_node, key = amani
+    baraka = network("baraka")
+
+    pulled = baraka.manage("follow", key, amani_node.url, "--pull", "--batch", "128")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"pulled {PROJECTS} block(s)" in pulled.stdout
+    written = amani_node.book(key)
+    assert baraka.book(key) == written
+    baraka.serve()
+    amani_node.stop()
+
+    chen = network("chen")
+    relayed = chen.manage("follow", key, baraka.url, "--pull")
+
+    assert relayed.returncode == 0, relayed.stderr
+    assert chen.book(key) == written
+    [(entries,)] = chen.query("SELECT count(*) FROM ledger_bookkey")
+    assert entries == PROJECTS
+
+
+class TamperingProxy:
+    """Forwards HTTP to a node, flipping one hex digit in the blocks of replication answers."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.server = socket.create_server((HOST, 0))
+        self.port = self.server.getsockname()[1]
+        self.tampered = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        with client, socket.create_connection((HOST, self.target_port)) as upstream:
+            request = client.recv(65536)
+            # One request per connection, so the answer can be read to its end.
+            request = request.replace(b"Connection: keep-alive", b"Connection: close")
+            if b"Connection:" not in request:
+                request = request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+            upstream.sendall(request)
+            answer = b""
+            while chunk := upstream.recv(65536):
+                answer += chunk
+            if b"/replication/" in request.split(b"\r\n", 1)[0]:
+                values = answer.find(b'"values":["')
+                assert values > 0, "no values in a replication answer"
+                marker = values + len(b'"values":["') + 40  # a hex digit inside the first block
+                digit = answer[marker : marker + 1]
+                answer = answer[:marker] + (b"0" if digit != b"0" else b"1") + answer[marker + 1 :]
+                self.tampered += 1
+            client.sendall(answer)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_tampering_proxy_is_caught_and_nothing_is_stored(amani, network):
+    amani_node, key = amani
+    proxy = TamperingProxy(amani_node.port)
+    dana = network("dana")
+    try:
+        pulled = dana.manage("follow", key, f"http://{HOST}:{proxy.port}", "--pull")
+    finally:
+        proxy.close()
+
+    assert proxy.tampered >= 1
+    assert pulled.returncode != 0
+    assert "nothing pulled" in pulled.stderr
+    assert dana.book(key)[:2] == (0, 0)
+    [(fault,)] = dana.query("SELECT fault FROM ledger_replicationevent")
+    assert fault in {"bad_proof", "malformed"}
+
+
+def test_a_follower_killed_mid_pull_resumes_without_a_duplicate_or_missing_block(amani, network):
+    amani_node, key = amani
+    eli = network("eli")
+    pull = subprocess.Popen(
+        [sys.executable, "manage.py", "follow", key, amani_node.url, "--pull", "--batch", "7"],
+        cwd=ROOT,
+        env=eli.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def stored() -> int:
+        try:
+            return eli.query("SELECT count(*) FROM ledger_block")[0][0]
+        except sqlite3.OperationalError:  # locked by the pull's write
+            return 0
+
+    deadline = time.monotonic() + 60
+    while stored() < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pull.kill()
+    pull.wait()
+    cut_at = stored()
+    assert 0 < cut_at < PROJECTS
+
+    resumed = eli.manage("follow", key, amani_node.url, "--pull")
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert eli.book(key) == amani_node.book(key)
+    [(distinct,)] = eli.query('SELECT count(DISTINCT "index") FROM ledger_block')
+    assert distinct == PROJECTS
