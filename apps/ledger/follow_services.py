@@ -14,6 +14,9 @@ from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from apps.identity.models import Role, User
+from apps.identity.notifications import notify_user
+
 from . import storage
 from .entries import KEY_RE, InvalidEntry, decode_entry
 from .hypercore.crypto import discovery_key
@@ -180,6 +183,9 @@ def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
     keys = log.core_keys
     verify_head(keys, remote.head)
     _check_against_ours(follow, remote.head, url=client.base_url)
+    Follow.objects.filter(pk=follow.pk, remote_length__lt=remote.head.length).update(
+        remote_length=remote.head.length
+    )
     stored = 0
     while follow.verified_length < remote.head.length:
         start = follow.verified_length
@@ -300,8 +306,16 @@ def _source_failed(follow: Follow, source: FollowSource, error: ReplicationError
     if error.fault == ReplicationFault.FORK:
         Follow.objects.filter(pk=follow.pk).update(state=FollowState.FROZEN)
         logger.error("followed book %s forked (%s)", bytes(follow.log.key).hex(), error.detail)
+        _alert_admins(f"The {follow.log.book} book you follow was forked by its writer: frozen.")
     else:
         logger.warning("pull of %s from %s failed: %s", follow, source.url, error.detail)
+
+
+def _alert_admins(text: str) -> None:
+    for user_id in User.objects.filter(role=Role.ORIGINATOR_ADMIN, is_active=True).values_list(
+        "pk", flat=True
+    ):
+        notify_user(user_id=user_id, kind="following", text=text)
 
 
 def _source_answered(source: FollowSource) -> None:

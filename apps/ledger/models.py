@@ -204,6 +204,8 @@ class Follow(models.Model):
     verified_length = models.BigIntegerField(default=0)
     verified_byte_length = models.BigIntegerField(default=0)
     verified_roots = models.BinaryField(default=b"")
+    # The longest head a source proved (signature checked): how far behind this copy is.
+    remote_length = models.BigIntegerField(default=0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

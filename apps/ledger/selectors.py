@@ -22,8 +22,10 @@ from .models import (
     Follow,
     FollowSource,
     FollowState,
+    ForkEvidence,
     Log,
     OutboxEntry,
+    ReplicationEvent,
     SignedHead,
 )
 
@@ -283,3 +285,39 @@ def _check_head(keys, head: SignedHead, roots: list[Node]) -> str:
     except HypercoreError:
         return f"the signature of the head at length {head.length} does not verify"
     return ""
+
+
+@dataclass(frozen=True)
+class FollowRow:
+    follow: Follow
+    key: str
+    kind: str
+    length: int
+    verified_length: int
+    lag: int
+    sources: list[FollowSource]
+
+
+def following_view() -> tuple[list[FollowRow], list, list]:
+    """The Following page: every follow with its sources, the latest faults, the forks; a
+    fixed number of queries whatever the number of follows."""
+    follows = (
+        Follow.objects.select_related("log", "chosen_by")
+        .prefetch_related("sources")
+        .order_by("log__book", "created_at")
+    )
+    rows = [
+        FollowRow(
+            follow=f,
+            key=bytes(f.log.key).hex(),
+            kind=f.log.book,
+            length=f.log.length,
+            verified_length=f.verified_length,
+            lag=max(f.remote_length - f.log.length, 0),
+            sources=list(f.sources.all()),
+        )
+        for f in follows
+    ]
+    events = list(ReplicationEvent.objects.select_related("follow__log")[:20])
+    forks = list(ForkEvidence.objects.select_related("follow__log").order_by("-at"))
+    return rows, events, forks
