@@ -70,6 +70,7 @@ class FollowForm(forms.Form):
     url = forms.URLField(
         label="Served at",
         help_text="Base URL of a node serving the book, e.g. https://node.example",
+        assume_scheme="https",
     )
     kind = forms.CharField(label="Book", initial="projects", max_length=32)
 
