@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,8 +21,9 @@ from django.utils import timezone
 from apps.identity.models import User
 from apps.identity.permissions import ORIGINATOR_ADMIN_ONLY, has_role
 from apps.ledger.follow_services import follow_sources_add, follow_start, follow_stop
-from apps.ledger.models import Follow, Log
+from apps.ledger.models import Follow, FollowState, Log
 from apps.ledger.sealing import seal, unseal
+from apps.ledger.tasks import follow_pull_task
 
 from . import selectors
 from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
@@ -199,14 +201,21 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
             )
         )
     }
+    behind = set()
     for record, book in announced:
         follow = followed.get(book.key)
         if follow is not None:
             follow_sources_add(follow=follow, urls=[record.url])
+            if book.length > follow.log.length and follow.state == FollowState.ACTIVE:
+                behind.add(follow.pk)
         elif investor_node and record.role is Role.ORIGINATOR and book.kind == AUTO_FOLLOWED_KIND:
             followed[book.key] = follow_start(
                 key=book.key, kind=book.kind, sources=[record.url], publisher=record.node_id
             )
+            behind.add(followed[book.key].pk)
+    # Gossip brings a writer's new lengths within seconds: pull at once instead of at the poll.
+    for follow_id in behind:
+        transaction.on_commit(partial(follow_pull_task.delay, follow_id), robust=True)
 
 
 def book_follow(*, key: bytes, chosen_by: User) -> Follow:

@@ -6,6 +6,11 @@ JSON shape of the Hypercore vectors (`{"fork", "block": {...}, "upgrade": {...}}
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from asgiref.sync import sync_to_async
+from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -216,3 +221,47 @@ class EntryHistoryApi(PublicApi):
         if not history:
             raise NotFound("This book has no entry with this key.")
         return Response({"history": [{"block": i, "entry": e} for i, e in history]})
+
+
+HEAD_WAIT_MAX_SECONDS = 25
+HEAD_WAIT_STEP_SECONDS = 0.5
+# Long polls one web process holds at once; each costs a small query every step.
+HEAD_WAIT_MAX_WAITERS = 200
+_waiting = 0
+
+
+async def book_head_wait(request, key: str) -> JsonResponse:
+    """GET /api/books/<key>/head/?after=N&wait=S: the book's signed head as soon as it is longer
+    than N, or after S seconds (at most 25) whatever it is: a follower's long poll, so it hears
+    of an append within a second without asking every few seconds."""
+    try:
+        after = int(request.GET.get("after", "0"))
+        wait = float(request.GET.get("wait", "20"))
+    except ValueError:
+        return _error(400, "after must be a whole number and wait a number of seconds")
+    if after < 0 or not 0 <= wait <= HEAD_WAIT_MAX_SECONDS:
+        return _error(400, f"after must be >= 0 and wait from 0 to {HEAD_WAIT_MAX_SECONDS}")
+    global _waiting
+    if _waiting >= HEAD_WAIT_MAX_WAITERS:
+        wait = 0  # busy: answer at once rather than hold one more request open
+    deadline = time.monotonic() + wait
+    _waiting += 1
+    try:
+        return await _head_when_longer(key, after, deadline)
+    finally:
+        _waiting -= 1
+
+
+async def _head_when_longer(key: str, after: int, deadline: float) -> JsonResponse:
+    while True:
+        log = await sync_to_async(selectors.log_by_key)(key_hex=key)
+        if log is None:
+            return _error(404, "No book with this key on this node (keys are 64 hex characters).")
+        if log.length > after or time.monotonic() >= deadline:
+            return JsonResponse({"changed": log.length > after, **log_json(log)})
+        await asyncio.sleep(HEAD_WAIT_STEP_SECONDS)
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    code = "invalid" if status == 400 else "not_found"
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)

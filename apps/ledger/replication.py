@@ -85,16 +85,26 @@ class HttpSource:
         answer = self._get(f"/api/books/{key.hex()}/replication/", {"start": start, "end": end})
         return parse_range(answer, key=key)
 
+    def wait_head(self, key: bytes, *, after: int, wait: float = 20.0) -> RemoteHead:
+        """The head once the book is longer than AFTER, or after WAIT seconds (a long poll)."""
+        answer = self._get(
+            f"/api/books/{key.hex()}/head/", {"after": after, "wait": wait}, timeout=wait + 10
+        )
+        return parse_book(answer, key=key).head
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
 
-    def _get(self, path: str, params: dict) -> dict:
+    def _get(self, path: str, params: dict, *, timeout: float | None = None) -> dict:
         target = self._parts.path.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + (timeout or self._timeout)
         try:
             connection = self._connect()
+            connection.timeout = timeout or self._timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(connection.timeout)
             connection.request("GET", target, headers={"User-Agent": USER_AGENT})
             response = connection.getresponse()
             body = self._read(response, deadline)

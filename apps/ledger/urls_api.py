@@ -11,6 +11,7 @@ urlpatterns = [
         api.ReplicationRangeApi.as_view(),
         name="api-book-replication",
     ),
+    path("books/<str:key>/head/", api.book_head_wait, name="api-book-head"),
     path("books/<str:key>/entry/", api.EntryApi.as_view(), name="api-book-entry"),
     path("books/<str:key>/history/", api.EntryHistoryApi.as_view(), name="api-book-history"),
 ]

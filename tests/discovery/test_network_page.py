@@ -257,3 +257,32 @@ def test_juma_may_not_ban_a_node(client, juma, amani):
 
     assert response.status_code == 403
     assert not Ban.objects.exists()
+
+
+def test_a_followed_book_announced_longer_than_the_copy_is_pulled_at_once(
+    amani, django_capture_on_commit_callbacks, monkeypatch
+):
+    from apps.discovery import services as discovery_services
+    from apps.ledger.follow_services import follow_start
+
+    pulled = []
+    monkeypatch.setattr(discovery_services.follow_pull_task, "delay", pulled.append)
+    follow = follow_start(key=b"p" * 32, kind="projects", sources=[])
+    longer = signed_record(
+        node_key("Amani Microfinance"),
+        network_id=NETWORK,
+        name="Amani Microfinance",
+        port=7001,
+        seq=2,
+        books=(_book("projects", b"p", length=9), _book("loans", b"l")),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _heard(longer)
+    with django_capture_on_commit_callbacks(execute=True):
+        _heard(longer)  # heard again: its length is what counts, still ahead of the copy
+
+    assert pulled == [follow.pk, follow.pk]
+    assert list(follow.sources.values_list("url", flat=True)) == [
+        "https://amani-microfinance.example"
+    ]

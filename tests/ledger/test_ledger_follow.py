@@ -253,3 +253,36 @@ def test_the_poll_asks_only_active_follows_with_a_source_due(amani_book):
     FollowSource.objects.filter(follow=waiting).update(next_try_at="2999-01-01T00:00Z")
 
     assert follows_to_poll() == [due.pk]
+
+
+def test_the_head_long_poll_answers_at_once_when_the_book_is_longer(client):
+    from apps.ledger.services import log_append, log_for_book
+
+    log = log_for_book(book="projects")
+    log_append(log=log, blocks=[entry(1), entry(2)])
+    url = f"/api/books/{bytes(log.key).hex()}/head/"
+
+    longer = client.get(url, {"after": 1, "wait": 20})
+    same = client.get(url, {"after": 2, "wait": 0})
+
+    assert longer.status_code == 200
+    assert (longer.json()["changed"], longer.json()["head"]["length"]) == (True, 2)
+    assert (same.json()["changed"], same.json()["length"]) == (False, 2)
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [({"after": "x"}, 400), ({"wait": "99"}, 400), ({"after": "-1"}, 400)],
+)
+def test_a_bad_long_poll_is_a_clear_400(client, query, status):
+    response = client.get(f"/api/books/{'ab' * 32}/head/", query)
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_a_long_poll_for_an_unknown_book_is_a_404(client, db):
+    response = client.get(f"/api/books/{'ab' * 32}/head/", {"wait": 0})
+
+    assert response.status_code == 404
+    assert "No book with this key" in response.json()["error"]["message"]

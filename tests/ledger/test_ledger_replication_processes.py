@@ -272,3 +272,49 @@ def test_a_follower_killed_mid_pull_resumes_without_a_duplicate_or_missing_block
     assert eli.book(key) == amani_node.book(key)
     [(distinct,)] = eli.query('SELECT count(DISTINCT "index") FROM ledger_block')
     assert distinct == PROJECTS
+
+
+def test_a_watching_follower_has_a_new_append_within_seconds(amani, network):
+    amani_node, key = amani
+    fay = network("fay")
+    watch = subprocess.Popen(
+        [sys.executable, "manage.py", "follow", key, amani_node.url, "--watch"],
+        cwd=ROOT,
+        env=fay.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _until(lambda: _stored(fay, key) == PROJECTS, seconds=60)
+        appended = amani_node.manage("shell", "-c", APPEND_FIVE)
+        assert appended.returncode == 0, appended.stderr
+        appended_at = time.monotonic()
+
+        _until(lambda: _stored(fay, key) == PROJECTS + 5, seconds=10)
+
+        print(f"the append reached the follower in {time.monotonic() - appended_at:.2f} s")
+        assert fay.book(key) == amani_node.book(key)
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+
+
+APPEND_FIVE = """
+from apps.ledger.services import log_append, log_for_book
+late = b'{"type":"x","v":1,"key":"late","value":1}'
+log_append(log=log_for_book(book="projects"), blocks=[late] * 5)
+"""
+
+
+def _stored(node: Node, key: str) -> int:
+    try:
+        return node.book(key)[0]
+    except (sqlite3.OperationalError, ValueError):  # locked by a write, or not followed yet
+        return -1
+
+
+def _until(condition, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s"
+        time.sleep(0.1)

@@ -92,7 +92,7 @@ class AgentSettings:
     seeds: list[Address]
     limits: Limits = field(default_factory=Limits)
     flush_interval: float = 2.0
-    record_interval: float = 10.0
+    record_interval: float = 5.0
     rejoin_interval: float = 15.0
 
 

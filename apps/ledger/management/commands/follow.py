@@ -3,10 +3,15 @@ the Network and Following pages), and with --pull bring it up to date at once.""
 
 from __future__ import annotations
 
+import time
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.ledger.follow_services import BATCH_BLOCKS, follow_pull, follow_start
+from apps.ledger.replication import HttpSource, ReplicationError
+
+WATCH_RETRY_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -18,8 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--kind", default="projects", help="which book it is (projects…)")
         parser.add_argument("--pull", action="store_true", help="pull it now, verifying it")
         parser.add_argument("--batch", type=int, default=BATCH_BLOCKS, help="blocks per request")
+        parser.add_argument(
+            "--watch",
+            action="store_true",
+            help="keep it up to date: long-poll the source and pull each new append (Ctrl-C ends)",
+        )
 
-    def handle(self, *args, key: str, url: str, kind: str, pull: bool, batch: int, **options):
+    def handle(
+        self, *args, key: str, url: str, kind: str, pull: bool, batch: int, watch: bool, **options
+    ):
         try:
             follow = follow_start(key=bytes.fromhex(key), kind=kind, sources=[url])
         except ValueError:
@@ -27,9 +39,30 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"following {kind} {key[:16]}… from {url}")
-        if not pull:
-            return
-        result = follow_pull(follow_id=follow.pk, batch_blocks=max(1, batch))
-        if result.problem and not result.stored:
-            raise CommandError(f"nothing pulled: {result.problem}")
-        self.stdout.write(f"pulled {result.stored} block(s); the book is at {result.length}")
+        if watch:
+            self._watch(follow, url, max(1, batch))
+        elif pull:
+            result = follow_pull(follow_id=follow.pk, batch_blocks=max(1, batch))
+            if result.problem and not result.stored:
+                raise CommandError(f"nothing pulled: {result.problem}")
+            self.stdout.write(f"pulled {result.stored} block(s); the book is at {result.length}")
+
+    def _watch(self, follow, url: str, batch: int) -> None:
+        source = HttpSource(url)
+        key = bytes(follow.log.key)
+        try:
+            while True:
+                result = follow_pull(follow_id=follow.pk, batch_blocks=batch)
+                self.stdout.write(
+                    f"pulled {result.stored} block(s); the book is at {result.length}"
+                )
+                self.stdout.flush()
+                try:
+                    source.wait_head(key, after=result.length)
+                except ReplicationError as error:
+                    self.stderr.write(f"waiting for news failed ({error.detail}); retrying")
+                    time.sleep(WATCH_RETRY_SECONDS)
+        except KeyboardInterrupt:
+            self.stdout.write("stopped watching")
+        finally:
+            source.close()
