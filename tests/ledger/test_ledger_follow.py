@@ -286,3 +286,32 @@ def test_a_long_poll_for_an_unknown_book_is_a_404(client, db):
 
     assert response.status_code == 404
     assert "No book with this key" in response.json()["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pulls_at_once_store_every_block_exactly_once(amani_book):
+    import threading
+
+    from django.db import connection
+
+    follow = _follow(amani_book)
+    results, errors = [], []
+
+    def pull() -> None:
+        try:
+            results.append(_pull(follow, {AMANI_URL: HonestSource(amani_book)}, batch_blocks=300))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pull) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(r.stored for r in results) == 2500
+    assert Block.objects.filter(log_id=follow.log_id).count() == 2500
+    assert Log.objects.get(pk=follow.log_id).length == 2500

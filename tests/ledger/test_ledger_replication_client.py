@@ -1,0 +1,134 @@
+"""The HTTP side of pulling, against small real HTTP servers that misbehave: an answer over the
+size cap, one that never ends, one that is not JSON, one that is JSON of the wrong shape. Each
+is a ReplicationError naming the fault, never a hang or a crash."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+import time
+
+import pytest
+
+from apps.ledger.replication import HttpSource, ReplicationError, parse_range
+
+KEY = b"k" * 32
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    answer: bytes = b"{}"
+    declared: int | None = None
+    delay: float = 0.0
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(self.declared or len(self.answer)))
+        self.end_headers()
+        time.sleep(self.delay)
+        with contextlib.suppress(OSError):
+            self.wfile.write(self.answer)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(**behaviour) -> str:
+        handler = type("Handler", (_Handler,), behaviour)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def test_an_answer_over_the_cap_is_refused_before_it_is_read_whole(serve):
+    url = serve(answer=b"[" + b"0," * 10_000 + b"0]")
+    source = HttpSource(url, max_bytes=1000)
+
+    with pytest.raises(ReplicationError) as caught:
+        source.book(KEY)
+
+    assert caught.value.fault == "malformed" and "over 1000" in caught.value.detail
+
+
+def test_a_source_that_does_not_answer_in_time_is_unreachable(serve):
+    url = serve(answer=b"{}", delay=3.0)
+    source = HttpSource(url, timeout=0.5)
+    started = time.monotonic()
+
+    with pytest.raises(ReplicationError) as caught:
+        source.book(KEY)
+
+    assert caught.value.fault == "unreachable"
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [(b"<html>", "not JSON"), (b"[1, 2]", "not a JSON object"), (b'{"key": 7}', "key must be hex")],
+)
+def test_an_answer_that_is_not_a_book_is_malformed(serve, answer, detail):
+    source = HttpSource(serve(answer=answer))
+
+    with pytest.raises(ReplicationError) as caught:
+        source.book(KEY)
+
+    assert caught.value.fault == "malformed" and detail in caught.value.detail
+
+
+def test_a_closed_port_is_unreachable():
+    with pytest.raises(ReplicationError) as caught:
+        HttpSource("http://127.0.0.1:9", timeout=1).book(KEY)
+
+    assert caught.value.fault == "unreachable"
+
+
+HEAD = {"length": 1, "fork": 0, "tree_hash": "00" * 32, "signature": "00" * 68}
+BAD_NODE_UPGRADE = {
+    "start": 0,
+    "length": 1,
+    "nodes": [{"index": "a"}],
+    "additionalNodes": [],
+    "signature": "00" * 68,
+}
+
+
+def _range(**changes) -> dict:
+    return {"key": KEY.hex(), "head": HEAD, "start": 0, "values": ["00"], "upgrade": None} | changes
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _range(head={}),
+        _range(values=[]),
+        _range(start=-1),
+        _range(values=["zz"]),
+        _range(upgrade=[1]),
+        _range(upgrade=BAD_NODE_UPGRADE),
+        _range(start=True),
+    ],
+    ids=[
+        "empty head",
+        "no values",
+        "negative start",
+        "not hex",
+        "upgrade list",
+        "bad node",
+        "bool",
+    ],
+)
+def test_a_range_of_the_wrong_shape_is_malformed(answer):
+    with pytest.raises(ReplicationError) as caught:
+        parse_range(answer, key=KEY)
+
+    assert caught.value.fault == "malformed"
