@@ -1,10 +1,12 @@
-"""Writes of following: which books of other nodes this node follows, from where, and the state
-of each follow. The pull itself (fetch, verify, store) is `follow_pull` in replication_services."""
+"""Writes of following: which books of other nodes this node follows, from where, the state of
+each follow, and the pull that brings one up to date (fetch and verify with replication.py, then
+store). docs/protocol.md, "Replication", describes the exchange."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,14 +39,12 @@ from .models import (
 )
 from .replication import (
     HttpSource,
-    RemoteBook,
     RemoteHead,
     RemoteRange,
     ReplicationError,
     verify_batch,
     verify_head,
 )
-from .services import book_index_add
 
 logger = logging.getLogger(__name__)
 
@@ -186,19 +186,34 @@ def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
     Follow.objects.filter(pk=follow.pk, remote_length__lt=remote.head.length).update(
         remote_length=remote.head.length
     )
-    stored = 0
-    while follow.verified_length < remote.head.length:
-        start = follow.verified_length
-        end = min(start + batch_blocks, remote.head.length)
-        answer = client.range(bytes(log.key), start, end)
+    # The next batch is fetched while this one is verified and stored: the source's time and
+    # ours overlap instead of adding up.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="follow-fetch") as fetcher:
+        return _pull_batches(follow, client, fetcher, keys, remote.head, batch_blocks)
+
+
+def _pull_batches(follow, client, fetcher, keys, head: RemoteHead, batch_blocks: int) -> int:
+    log, stored = follow.log, 0
+    trusted = _trusted(follow)
+
+    def fetch(start: int, target: int):
+        return fetcher.submit(
+            client.range, bytes(log.key), start, min(start + batch_blocks, target)
+        )
+
+    pending = fetch(trusted.length, head.length) if trusted.length < head.length else None
+    while pending is not None:
+        answer = pending.result()
         verify_head(keys, answer.head)  # first: only the writer's own heads may count
-        if answer.head.length < remote.head.length:
+        if answer.head.length < head.length:
             raise ReplicationError("shorter_head", "the head went back during the pull")
-        _check_against_ours(follow, answer.head, url=client.base_url)
-        batch = verify_batch(keys, _trusted(follow), answer, fork=log.fork)
+        head = answer.head
+        _check_against_ours(follow, head, url=client.base_url)
+        batch = verify_batch(keys, trusted, answer, fork=log.fork)
+        pending = fetch(batch.length, head.length) if batch.length < head.length else None
         _store_batch(follow, answer, batch)
         stored += len(answer.values)
-        remote = RemoteBook(remote.public_key, answer.head)
+        trusted = TreeBatch(batch.roots, batch.length, batch.byte_length, log.fork)
     return stored
 
 
@@ -228,9 +243,7 @@ def _head_json(fork: int, tree_hash: bytes, signature: bytes) -> dict:
 
 
 def _trusted(follow: Follow) -> TreeBatch:
-    roots = unpack_roots(bytes(follow.verified_roots))
-    batch = TreeBatch.from_roots(roots, follow.log.fork)
-    return batch
+    return TreeBatch.from_roots(unpack_roots(bytes(follow.verified_roots)), follow.log.fork)
 
 
 def _store_batch(follow: Follow, answer: RemoteRange, batch: TreeBatch) -> None:
@@ -259,7 +272,7 @@ def _store_batch(follow: Follow, answer: RemoteRange, batch: TreeBatch) -> None:
             signed_at=now,
         ):
             raise PulledElsewhere(f"the head of {log} was moved by another pull")
-        book_index_add(log=log, rows=_entries(log, answer.start, answer.values))
+        storage.index_add(log_id=log.pk, rows=_index_rows(answer.start, answer.values))
     follow.verified_length = batch.length
     follow.verified_byte_length = batch.byte_length
     follow.verified_roots = pack_roots(batch.roots)
@@ -267,26 +280,18 @@ def _store_batch(follow: Follow, answer: RemoteRange, batch: TreeBatch) -> None:
         log.length, log.tree_hash, log.signature = head.length, head.tree_hash, head.signature
 
 
-def _entries(log: Log, first: int, values: list[bytes]) -> list[BookEntry]:
+def _index_rows(first: int, values: list[bytes]) -> list[storage.IndexRow]:
     """Index rows of the blocks that are book entries; a block the writer signed but that is no
     entry is kept (it is part of the log) and left out of the index."""
     rows = []
-    for offset, value in enumerate(values):
+    for index, value in enumerate(values, start=first):
         try:
             entry = decode_entry(value)
-            key, entry_type = entry["key"], entry["type"]
         except InvalidEntry:
             continue
+        key, entry_type = entry["key"], entry["type"]
         if isinstance(key, str) and isinstance(entry_type, str) and KEY_RE.fullmatch(key):
-            rows.append(
-                BookEntry(
-                    log=log,
-                    block_index=first + offset,
-                    key=key,
-                    entry_type=entry_type[:64],
-                    is_deletion=entry["value"] is None,
-                )
-            )
+            rows.append((index, key, entry_type[:64], entry["value"] is None))
     return rows
 
 

@@ -184,34 +184,16 @@ def outbox_flush(*, book: str) -> int:
 
 
 def _index_entries(log: Log, first: int, pending: Sequence[OutboxEntry]) -> None:
-    rows = []
-    for offset, entry in enumerate(pending):
-        decoded = decode_entry(bytes(entry.data))
-        rows.append(
-            BookEntry(
-                log=log,
-                block_index=first + offset,
-                key=entry.key,
-                entry_type=entry.entry_type,
-                is_deletion=decoded["value"] is None,
-            )
+    rows = [
+        (
+            first + offset,
+            entry.key,
+            entry.entry_type,
+            decode_entry(bytes(entry.data))["value"] is None,
         )
-    book_index_add(log=log, rows=rows)
-
-
-def book_index_add(*, log: Log, rows: Sequence[BookEntry]) -> None:
-    """Index new blocks of LOG (in block order): their entries, and each key's latest block."""
-    BookEntry.objects.bulk_create(rows)
-    latest = {row.key: row for row in rows}
-    BookKey.objects.bulk_create(
-        [
-            BookKey(log=log, key=k, block_index=r.block_index, is_deleted=r.is_deletion)
-            for k, r in latest.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["log", "key"],
-        update_fields=["block_index", "is_deleted"],
-    )
+        for offset, entry in enumerate(pending)
+    ]
+    storage.index_add(log_id=log.pk, rows=rows)
 
 
 def node_profile_sync(*, name: str, url: str, role: str, trusted_issuers: Sequence[str]) -> bool:
