@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from apps.funding import views as funding_views
+
 from . import views
 
 staff_patterns = (
@@ -18,4 +20,10 @@ staff_patterns = (
     "staff",
 )
 borrow_patterns = ([path("", views.borrower_home, name="home")], "borrow")
-invest_patterns = ([path("", views.investor_home, name="home")], "invest")
+invest_patterns = (
+    [
+        path("", views.investor_home, name="home"),
+        path("projects/", funding_views.network_catalogue, name="projects"),
+    ],
+    "invest",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from . import storage
@@ -17,6 +17,7 @@ from .hypercore.proofs import BlockRequest, Proof, UpgradeRequest, assemble_proo
 from .hypercore.tree import NODE_RECORD, TreeBatch, block_record_nodes
 from .models import (
     Block,
+    Book,
     BookEntry,
     BookKey,
     Follow,
@@ -321,3 +322,57 @@ def following_view() -> tuple[list[FollowRow], list, list]:
     events = list(ReplicationEvent.objects.select_related("follow__log")[:20])
     forks = list(ForkEvidence.objects.select_related("follow__log").order_by("-at"))
     return rows, events, forks
+
+
+@dataclass(frozen=True)
+class PublishedProject:
+    """The latest entry of one project in a projects book, this node's own or a followed one.
+    Everything here was verified against the writer's signature before it was stored."""
+
+    entry_key: str
+    value: dict
+    book_key: str
+    own: bool
+    head_length: int
+    last_synced_at: object  # datetime | None; None for the node's own book
+    publisher: bytes | None
+    source_url: str | None
+
+
+def published_projects(*, offset: int, limit: int) -> tuple[list[PublishedProject], int]:
+    """Projects of every projects book this node holds, newest entries first; three queries
+    whatever the page size."""
+    keys = BookKey.objects.filter(log__book=Book.PROJECTS, is_deleted=False, log__length__gt=0)
+    total = keys.count()
+    page = list(
+        keys.select_related("log", "log__follow")
+        .prefetch_related("log__follow__sources")
+        .order_by("-block_index", "key")[offset : offset + limit]
+    )
+    if not page:
+        return [], total
+    wanted = Q()
+    for row in page:
+        wanted |= Q(log_id=row.log_id, index=row.block_index)
+    data = {(b.log_id, b.index): bytes(b.data) for b in Block.objects.filter(wanted)}
+    return [_published(row, data.get((row.log_id, row.block_index))) for row in page], total
+
+
+def _published(row: BookKey, data: bytes | None) -> PublishedProject:
+    log = row.log
+    follow = getattr(log, "follow", None) if not log.writer else None
+    try:
+        value = decode_entry(data or b"")["value"]
+    except InvalidEntry:
+        value = None
+    sources = list(follow.sources.all()) if follow else []
+    return PublishedProject(
+        entry_key=row.key,
+        value=value if isinstance(value, dict) else {},
+        book_key=bytes(log.key).hex(),
+        own=log.writer,
+        head_length=log.length,
+        last_synced_at=follow.last_synced_at if follow else None,
+        publisher=bytes(follow.publisher) if follow and follow.publisher else None,
+        source_url=sources[0].url if sources else None,
+    )

@@ -15,6 +15,12 @@ import { join } from 'node:path'
 const BLOCKS = Number(process.env.BENCH_REPLICATE_BLOCKS || 100000)
 const BLOCK_BYTES = Number(process.env.BENCH_REPLICATE_BLOCK_BYTES || 1024)
 const BATCH = 1000
+for (const [name, value] of [['BENCH_REPLICATE_BLOCKS', BLOCKS], ['BENCH_REPLICATE_BLOCK_BYTES', BLOCK_BYTES]]) {
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`${name} must be a positive integer`)
+    process.exit(2)
+  }
+}
 // Hypercore 11 dropped random-access-storage (so no random-access-memory): its only storage is
 // hypercore-storage, a RocksDB database in a directory. That default is what we measure, on disk
 // under os.tmpdir(), one directory per core, removed on exit.
@@ -69,7 +75,7 @@ function connect (writer, reader) {
       const socket = net.connect(server.address().port, '127.0.0.1')
       socket.on('connect', () => {
         pipe(socket, reader, true)
-        resolve(broken)
+        resolve({ broken }) // wrapped: resolving with a promise would wait for it
       })
       socket.on('error', reject)
     })
@@ -82,7 +88,7 @@ async function main () {
 
   const reader = await openCore(writer.key)
   const opened = new Promise((resolve) => reader.once('peer-add', resolve))
-  const broken = await connect(writer, reader)
+  const { broken } = await connect(writer, reader)
   broken.catch(() => {}) // teardown closes the connection after the run; only the race reads it
   await Promise.race([opened, broken]) // the noise handshake and channel opening are not timed
 
