@@ -110,7 +110,7 @@ def follow_stop(*, follow: Follow) -> None:
 
 # Pulling.
 
-BATCH_BLOCKS = 1000
+BATCH_BLOCKS = 2000  # the read API's most per request
 SCORE_MAX = 100
 SCORE_PENALTY = {"unreachable": 5, "malformed": 20, "shorter_head": 20, "wrong_key": 50}
 DEFAULT_PENALTY = 40  # a bad proof or signature: the source served data the writer never signed
@@ -272,12 +272,35 @@ def _store_batch(follow: Follow, answer: RemoteRange, batch: TreeBatch) -> None:
             signed_at=now,
         ):
             raise PulledElsewhere(f"the head of {log} was moved by another pull")
-        storage.index_add(log_id=log.pk, rows=_index_rows(answer.start, answer.values))
     follow.verified_length = batch.length
     follow.verified_byte_length = batch.byte_length
     follow.verified_roots = pack_roots(batch.roots)
     if batch.length == head.length:
         log.length, log.tree_hash, log.signature = head.length, head.tree_hash, head.signature
+
+
+INDEX_CHUNK = 5000
+
+
+def follow_index(*, follow_id: int) -> int:
+    """Bring the key/value index of a followed book up to its signed head, in chunks, each in
+    one transaction; return how many blocks it indexed. The pull leaves this to a task of its
+    own: the index is derived from blocks already verified and stored, so it may trail them."""
+    indexed = 0
+    while True:
+        with transaction.atomic():
+            follow = Follow.objects.select_for_update().select_related("log").get(pk=follow_id)
+            start, end = (
+                follow.indexed_length,
+                min(follow.log.length, follow.indexed_length + INDEX_CHUNK),
+            )
+            if start >= end:
+                return indexed
+            values = storage.blocks_in_range(follow.log_id, start, end)
+            rows = _index_rows(start, [values[i] for i in range(start, end)])
+            storage.index_add(log_id=follow.log_id, rows=rows)
+            Follow.objects.filter(pk=follow_id).update(indexed_length=end)
+        indexed += end - start
 
 
 def _index_rows(first: int, values: list[bytes]) -> list[storage.IndexRow]:

@@ -206,6 +206,8 @@ class Follow(models.Model):
     verified_roots = models.BinaryField(default=b"")
     # The longest head a source proved (signature checked): how far behind this copy is.
     remote_length = models.BigIntegerField(default=0)
+    # Blocks the key/value index covers: derived from stored blocks, after the pull.
+    indexed_length = models.BigIntegerField(default=0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -24,6 +24,7 @@ from .hypercore.signing import LogKeys, Mode, verify
 from .hypercore.tree import TreeBatch
 
 MAX_RESPONSE_BYTES = 24 * 1024 * 1024
+MAX_RANGE_VALUES = 2000
 USER_AGENT = "growr-node-replication/1"
 
 
@@ -82,8 +83,9 @@ class HttpSource:
         return parse_book(self._get(f"/api/books/{key.hex()}/", {}), key=key)
 
     def range(self, key: bytes, start: int, end: int) -> RemoteRange:
-        answer = self._get(f"/api/books/{key.hex()}/replication/", {"start": start, "end": end})
-        return parse_range(answer, key=key)
+        params = {"start": start, "end": end, "encoding": "binary"}
+        body = self._get(f"/api/books/{key.hex()}/replication/", params, raw=True)
+        return parse_binary_range(body, key=key)
 
     def wait_head(self, key: bytes, *, after: int, wait: float = 20.0) -> RemoteHead:
         """The head once the book is longer than AFTER, or after WAIT seconds (a long poll)."""
@@ -97,7 +99,9 @@ class HttpSource:
             self._connection.close()
             self._connection = None
 
-    def _get(self, path: str, params: dict, *, timeout: float | None = None) -> dict:
+    def _get(
+        self, path: str, params: dict, *, timeout: float | None = None, raw: bool = False
+    ) -> dict | bytes:
         target = self._parts.path.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
         deadline = time.monotonic() + (timeout or self._timeout)
         try:
@@ -116,6 +120,8 @@ class HttpSource:
                 "unreachable" if response.status >= 500 else "malformed",
                 f"GET {target}: HTTP {response.status}",
             )
+        if raw:
+            return body
         try:
             answer = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -179,7 +185,7 @@ def parse_range(answer: dict, *, key: bytes) -> RemoteRange:
     if not isinstance(values, list) or not values:
         raise _malformed("values must be a non-empty list")
     try:
-        blocks = [bytes.fromhex(value) for value in values]
+        blocks = [v if isinstance(v, bytes) else bytes.fromhex(v) for v in values]
     except (TypeError, ValueError):
         raise _malformed("values must be hex strings") from None
     upgrade = answer.get("upgrade")
@@ -189,6 +195,38 @@ def parse_range(answer: dict, *, key: bytes) -> RemoteRange:
         blocks,
         None if upgrade is None else _upgrade(upgrade),
     )
+
+
+def parse_binary_range(body: bytes, *, key: bytes) -> RemoteRange:
+    """The binary form of a replication range: u32 length and a JSON header ({key, head, start,
+    count, upgrade}), then COUNT values as u32 length and bytes."""
+    view = memoryview(body)
+    header_length = _u32(view, 0)
+    try:
+        header = json.loads(bytes(view[4 : 4 + header_length]))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _malformed(f"the range header is not JSON ({error})") from None
+    if not isinstance(header, dict):
+        raise _malformed("the range header is not a JSON object")
+    count = _count(header, "count")
+    if not 1 <= count <= MAX_RANGE_VALUES:
+        raise _malformed(f"a range holds 1 to {MAX_RANGE_VALUES} values, not {count}")
+    values, at = [], 4 + header_length
+    for _ in range(count):
+        size = _u32(view, at)
+        if at + 4 + size > len(view):
+            raise _malformed("the range ends inside a value")
+        values.append(bytes(view[at + 4 : at + 4 + size]))
+        at += 4 + size
+    if at != len(view):
+        raise _malformed("bytes after the last value")
+    return parse_range({**header, "values": values}, key=key)
+
+
+def _u32(view: memoryview, at: int) -> int:
+    if at + 4 > len(view):
+        raise _malformed("the range ends inside a length")
+    return int.from_bytes(view[at : at + 4], "big")
 
 
 def _upgrade(upgrade) -> UpgradeProof:

@@ -37,7 +37,17 @@ def node_profile_sync_task() -> bool:
 def follow_pull_task(follow_id: int) -> int:
     from .follow_services import follow_pull
 
-    return follow_pull(follow_id=follow_id).stored
+    stored = follow_pull(follow_id=follow_id).stored
+    if stored:
+        follow_index_task.delay(follow_id)
+    return stored
+
+
+@shared_task
+def follow_index_task(follow_id: int) -> int:
+    from .follow_services import follow_index
+
+    return follow_index(follow_id=follow_id)
 
 
 @shared_task

@@ -14,7 +14,7 @@ from apps.discovery import services as discovery_services
 from apps.discovery.gossip.agent import AgentStatus, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement
 from apps.discovery.gossip.records import network_id_for
-from apps.ledger.follow_services import follow_pull, follow_start
+from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.services import book_publish, outbox_flush
 from tests.discovery.records import node_key, signed_record
 from tests.ledger.replica_sources import HonestSource, MemoryBook
@@ -71,6 +71,7 @@ def amani_projects(db):
         key=book.key, kind="projects", sources=[record.url], publisher=record.node_id
     )
     follow_pull(follow_id=follow.pk, source_factory=lambda url: HonestSource(book, url))
+    follow_index(follow_id=follow.pk)
     return book
 
 

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from apps.ledger.follow_services import follow_pull, follow_start
+from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.hypercore.crypto import Node
 from apps.ledger.hypercore.proofs import Proof, verify_proof
 from apps.ledger.models import (
@@ -58,7 +58,10 @@ def test_a_followed_book_is_verified_stored_and_served_as_its_writer_serves_it(c
         amani_book.head.tree_hash,
         amani_book.head.signature,
     )
+    assert not BookKey.objects.filter(log=log).exists()  # indexing is a task of its own
+    assert follow_index(follow_id=follow.pk) == 2500
     assert BookKey.objects.filter(log=log, key="project:42").exists()
+    assert follow_index(follow_id=follow.pk) == 0
     answer = client.get(f"/api/books/{amani_book.key.hex()}/blocks/?start=2490&end=2491").json()
     proof = answer["blocks"][0]["block"]
     verified = verify_proof(Proof(0, _block_proof(proof), None), amani_book.keys, trusted_roots=())
@@ -159,7 +162,7 @@ def test_with_only_a_lying_source_nothing_at_all_is_stored(amani_book):
 
     result = _pull(follow, {MALLORY_URL: LyingSource(amani_book, _flip_a_value)})
 
-    assert result.stored == 0 and "blocks [0, 1000)" in result.problem
+    assert result.stored == 0 and "blocks [0, 2000)" in result.problem
     assert not Block.objects.filter(log_id=follow.log_id).exists()
     assert Log.objects.get(pk=follow.log_id).length == 0
     mallory = FollowSource.objects.get()

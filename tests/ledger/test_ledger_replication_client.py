@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from apps.ledger.replication import HttpSource, ReplicationError, parse_range
+from apps.ledger.replication import HttpSource, ReplicationError, parse_binary_range, parse_range
 
 KEY = b"k" * 32
 
@@ -132,3 +132,43 @@ def test_a_range_of_the_wrong_shape_is_malformed(answer):
         parse_range(answer, key=KEY)
 
     assert caught.value.fault == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"\x00\x00", "ends inside a length"),
+        (b"\x00\x00\x00\x03abc", "not JSON"),
+        (b"\x00\x00\x00\x02[]", "not a JSON object"),
+        (b'\x00\x00\x00\x0b{"count":2}\x00\x00\x00\x01a', "ends inside a length"),
+        (b'\x00\x00\x00\x0b{"count":1}\x00\x00\x00\x05ab', "ends inside a value"),
+        (b'\x00\x00\x00\x0b{"count":1}\x00\x00\x00\x01ab', "bytes after the last value"),
+        (b'\x00\x00\x00\x0f{"count":99999}', "1 to 2000 values"),
+    ],
+)
+def test_a_binary_range_that_breaks_its_framing_is_malformed(body, detail):
+    with pytest.raises(ReplicationError) as caught:
+        parse_binary_range(body, key=KEY)
+
+    assert caught.value.fault == "malformed" and detail in caught.value.detail
+
+
+@pytest.mark.django_db
+def test_the_json_and_binary_ranges_carry_the_same_verifiable_batch(client):
+    from apps.ledger.hypercore.tree import TreeBatch
+    from apps.ledger.replication import parse_range, verify_batch
+    from apps.ledger.services import log_append, log_for_book
+
+    log = log_for_book(book="projects")
+    for n in range(5):
+        log_append(log=log, blocks=[f'{{"n": {n}, "i": {i}}}'.encode() for i in range(20)])
+    url = f"/api/books/{bytes(log.key).hex()}/replication/?start=0&end=30"
+
+    as_json = parse_range(client.get(url).json(), key=bytes(log.key))
+    binary = client.get(url + "&encoding=binary")
+    as_binary = parse_binary_range(binary.content, key=bytes(log.key))
+
+    assert binary["Content-Type"] == "application/vnd.growr.replication-range"
+    assert as_json == as_binary
+    batch = verify_batch(log.core_keys, TreeBatch([], 0, 0), as_binary, fork=0)
+    assert batch.length == 30 and as_binary.upgrade.length == 70

@@ -183,7 +183,7 @@ def test_a_book_reaches_a_third_node_through_a_second_while_its_writer_is_down(a
 
 
 class TamperingProxy:
-    """Forwards HTTP to a node, flipping one hex digit in the blocks of replication answers."""
+    """Forwards HTTP to a node, flipping one bit in the first block of replication answers."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -212,16 +212,21 @@ class TamperingProxy:
             while chunk := upstream.recv(65536):
                 answer += chunk
             if b"/replication/" in request.split(b"\r\n", 1)[0]:
-                values = answer.find(b'"values":["')
-                assert values > 0, "no values in a replication answer"
-                marker = values + len(b'"values":["') + 40  # a hex digit inside the first block
-                digit = answer[marker : marker + 1]
-                answer = answer[:marker] + (b"0" if digit != b"0" else b"1") + answer[marker + 1 :]
+                answer = _flip_a_byte_of_the_first_block(answer)
                 self.tampered += 1
             client.sendall(answer)
 
     def close(self) -> None:
         self.server.close()
+
+
+def _flip_a_byte_of_the_first_block(answer: bytes) -> bytes:
+    """In a binary replication range (docs/protocol.md): u32 header length, the header, then
+    u32 length and bytes per block."""
+    body = answer.index(b"\r\n\r\n") + 4
+    header_length = int.from_bytes(answer[body : body + 4], "big")
+    target = body + 4 + header_length + 4 + 40
+    return answer[:target] + bytes([answer[target] ^ 0x01]) + answer[target + 1 :]
 
 
 def test_a_tampering_proxy_is_caught_and_nothing_is_stored(amani, network):

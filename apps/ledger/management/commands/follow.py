@@ -8,7 +8,7 @@ import time
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.ledger.follow_services import BATCH_BLOCKS, follow_pull, follow_start
+from apps.ledger.follow_services import BATCH_BLOCKS, follow_index, follow_pull, follow_start
 from apps.ledger.replication import HttpSource, ReplicationError
 
 WATCH_RETRY_SECONDS = 5
@@ -45,6 +45,7 @@ class Command(BaseCommand):
             result = follow_pull(follow_id=follow.pk, batch_blocks=max(1, batch))
             if result.problem and not result.stored:
                 raise CommandError(f"nothing pulled: {result.problem}")
+            follow_index(follow_id=follow.pk)
             self.stdout.write(f"pulled {result.stored} block(s); the book is at {result.length}")
 
     def _watch(self, follow, url: str, batch: int) -> None:
@@ -53,6 +54,7 @@ class Command(BaseCommand):
         try:
             while True:
                 result = follow_pull(follow_id=follow.pk, batch_blocks=batch)
+                follow_index(follow_id=follow.pk)
                 self.stdout.write(
                     f"pulled {result.stored} block(s); the book is at {result.length}"
                 )
