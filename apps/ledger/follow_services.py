@@ -43,12 +43,15 @@ from .replication import (
     RemoteRange,
     ReplicationError,
     verify_batch,
+    verify_blocks,
     verify_head,
 )
 
 logger = logging.getLogger(__name__)
 
 MAX_KIND_LENGTH = 32
+# One request of the read API's /blocks/ (a proof per block) carries a sparse follow's blocks.
+MAX_KEEP_LATEST = 1000
 
 
 @transaction.atomic
@@ -59,6 +62,7 @@ def follow_start(
     sources: Iterable[str],
     publisher: bytes | None = None,
     chosen_by=None,
+    keep_latest: int | None = None,
 ) -> Follow:
     """Follow the book KEY, served at SOURCES (base URLs of nodes' read APIs). Following a book
     already followed adds the sources; the writer's public key is learnt, and checked against
@@ -67,6 +71,8 @@ def follow_start(
         raise ValidationError("A book key is 32 bytes (64 hex characters).")
     if not kind or len(kind) > MAX_KIND_LENGTH:
         raise ValidationError(f"A book kind is 1 to {MAX_KIND_LENGTH} characters.")
+    if keep_latest is not None and not 1 <= keep_latest <= MAX_KEEP_LATEST:
+        raise ValidationError(f"A sparse follow keeps 1 to {MAX_KEEP_LATEST} of the newest blocks.")
     log = Log.objects.select_for_update().filter(key=key).first()
     if log is not None and log.writer:
         raise ValidationError("This node writes that book; it cannot follow it.")
@@ -80,7 +86,8 @@ def follow_start(
             tree_hash=TreeBatch([], 0, 0).tree_hash(),
         )
     follow, _ = Follow.objects.get_or_create(
-        log=log, defaults={"publisher": publisher, "chosen_by": chosen_by}
+        log=log,
+        defaults={"publisher": publisher, "chosen_by": chosen_by, "keep_latest": keep_latest},
     )
     follow_sources_add(follow=follow, urls=sources)
     return follow
@@ -186,6 +193,8 @@ def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
     Follow.objects.filter(pk=follow.pk, remote_length__lt=remote.head.length).update(
         remote_length=remote.head.length
     )
+    if follow.keep_latest:
+        return _pull_latest(follow, client, keys, remote.head)
     # The next batch is fetched while this one is verified and stored: the source's time and
     # ours overlap instead of adding up.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="follow-fetch") as fetcher:
@@ -215,6 +224,53 @@ def _pull_batches(follow, client, fetcher, keys, head: RemoteHead, batch_blocks:
         stored += len(answer.values)
         trusted = TreeBatch(batch.roots, batch.length, batch.byte_length, log.fork)
     return stored
+
+
+def _pull_latest(follow: Follow, client: HttpSource, keys, head: RemoteHead) -> int:
+    """A sparse follow: the newest KEEP_LATEST blocks, each with its own proof against the
+    signed head, stored with the head in one transaction; older blocks are let go."""
+    log = follow.log
+    start = max(log.length, head.length - follow.keep_latest)
+    if start >= head.length:
+        return 0
+    answer = client.blocks(bytes(log.key), start, head.length, since=log.length)
+    verify_head(keys, answer.head)
+    _check_against_ours(follow, answer.head, url=client.base_url)
+    trusted = TreeBatch.from_roots(unpack_roots(bytes(log.roots)), log.fork)
+    roots, blocks = verify_blocks(keys, trusted, answer, fork=log.fork)
+    head = answer.head
+    if [b.index for b in blocks] != list(range(start, start + len(blocks))):
+        raise ReplicationError("malformed", f"the blocks are not [{start}, {head.length})")
+    keep_from = max(0, head.length - follow.keep_latest)
+    with transaction.atomic():
+        if not storage.move_followed_head(
+            log_id=log.pk,
+            expected_length=log.length,
+            head=(head.length, head.fork, head.tree_hash, head.signature),
+            byte_length=sum(r.size for r in roots),
+            roots=pack_roots(roots),
+            signed_at=timezone.now(),
+        ):
+            raise PulledElsewhere(f"the head of {log} was moved by another pull")
+        storage.store_blocks(
+            log_id=log.pk,
+            first=start,
+            blocks=[b.value for b in blocks],
+            records=[b.record for b in blocks],
+        )
+        for model in (BookEntry, Block):
+            key = "block_index" if model is BookEntry else "index"
+            model.objects.filter(log_id=log.pk, **{f"{key}__lt": keep_from}).delete()
+        BookKey.objects.filter(log_id=log.pk, block_index__lt=keep_from).delete()
+        storage.index_add(log_id=log.pk, rows=_index_rows(start, [b.value for b in blocks]))
+        Follow.objects.filter(pk=follow.pk).update(
+            verified_length=head.length,
+            verified_byte_length=sum(r.size for r in roots),
+            verified_roots=pack_roots(roots),
+            indexed_length=head.length,
+            last_synced_at=timezone.now(),
+        )
+    return len(blocks)
 
 
 def _check_against_ours(follow: Follow, head: RemoteHead, *, url: str) -> None:

@@ -208,6 +208,9 @@ class Follow(models.Model):
     remote_length = models.BigIntegerField(default=0)
     # Blocks the key/value index covers: derived from stored blocks, after the pull.
     indexed_length = models.BigIntegerField(default=0)
+    # A sparse follow keeps only this many of the newest blocks (each verified with its own
+    # proof); empty for a full copy, which keeps and serves every block.
+    keep_latest = models.PositiveIntegerField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

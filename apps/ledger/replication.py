@@ -17,11 +17,19 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
+from .hypercore import flat_tree
 from .hypercore.crypto import Node
 from .hypercore.errors import HypercoreError
-from .hypercore.proofs import Proof, UpgradeProof, root_hash, verify_proof
+from .hypercore.proofs import (
+    BlockProof,
+    Proof,
+    UpgradeProof,
+    root_hash,
+    verify_block_path,
+    verify_proof,
+)
 from .hypercore.signing import LogKeys, Mode, verify
-from .hypercore.tree import TreeBatch
+from .hypercore.tree import NODE_RECORD, TreeBatch
 
 MAX_RESPONSE_BYTES = 24 * 1024 * 1024
 MAX_RANGE_VALUES = 2000
@@ -63,6 +71,24 @@ class RemoteRange:
     upgrade: UpgradeProof | None
 
 
+@dataclass(frozen=True)
+class RemoteBlocks:
+    """Blocks with a proof each (the read API's /blocks/), for a sparse follow."""
+
+    head: RemoteHead
+    upgrade: UpgradeProof | None
+    blocks: list[BlockProof]
+
+
+@dataclass(frozen=True)
+class VerifiedBlock:
+    index: int
+    value: bytes
+    # The leaf and the parents the block completed (hypercore.tree.NODE_RECORD each), as the
+    # writer stores them: computed from the block's own proof.
+    record: bytes
+
+
 class HttpSource:
     """The read API of one node, on one kept-alive connection, with a deadline per request and
     a cap on the size of an answer."""
@@ -86,6 +112,10 @@ class HttpSource:
         params = {"start": start, "end": end, "encoding": "binary"}
         body = self._get(f"/api/books/{key.hex()}/replication/", params, raw=True)
         return parse_binary_range(body, key=key)
+
+    def blocks(self, key: bytes, start: int, end: int, *, since: int) -> RemoteBlocks:
+        params = {"start": start, "end": end, "since": since}
+        return parse_blocks(self._get(f"/api/books/{key.hex()}/blocks/", params), key=key)
 
     def wait_head(self, key: bytes, *, after: int, wait: float = 20.0) -> RemoteHead:
         """The head once the book is longer than AFTER, or after WAIT seconds (a long poll)."""
@@ -229,6 +259,29 @@ def _u32(view: memoryview, at: int) -> int:
     return int.from_bytes(view[at : at + 4], "big")
 
 
+def parse_blocks(answer: dict, *, key: bytes) -> RemoteBlocks:
+    if _hex_field(answer, "key", 32) != key:
+        raise ReplicationError("wrong_key", "the source answered for another book")
+    proofs = answer.get("blocks")
+    if not isinstance(proofs, list) or not 1 <= len(proofs) <= MAX_RANGE_VALUES:
+        raise _malformed(f"blocks must be a list of 1 to {MAX_RANGE_VALUES} proofs")
+    upgrade = answer.get("upgrade")
+    if upgrade is not None:
+        upgrade = _upgrade(_object(upgrade, "upgrade") if isinstance(upgrade, dict) else upgrade)
+    return RemoteBlocks(
+        parse_head(_object(answer, "head")), upgrade, [_block_proof(p) for p in proofs]
+    )
+
+
+def _block_proof(proof) -> BlockProof:
+    if not isinstance(proof, dict):
+        raise _malformed("a block proof must be an object")
+    block = _object(proof, "block")
+    return BlockProof(
+        _count(block, "index"), _hex_field(block, "value", None), _nodes(block, "nodes")
+    )
+
+
 def _upgrade(upgrade) -> UpgradeProof:
     if not isinstance(upgrade, dict):
         raise _malformed("upgrade must be an object or null")
@@ -330,3 +383,44 @@ def verify_batch(keys: LogKeys, trusted: TreeBatch, answer: RemoteRange, *, fork
     if proven.length != head.length or root_hash(proven.roots) != head.tree_hash:
         raise ReplicationError("bad_proof", "the upgrade proves another head than the one sent")
     return batch
+
+
+def verify_blocks(
+    keys: LogKeys, trusted: TreeBatch, answer: RemoteBlocks, *, fork: int
+) -> tuple[list[Node], list[VerifiedBlock]]:
+    """Check a sparse follow's answer for a reader that trusts the roots TRUSTED: the upgrade
+    leads from them to the signed head, and every block hashes up through its own uncles to one
+    of the head's roots. Returns the head's roots and the blocks with their records."""
+    head = answer.head
+    verify_head(keys, head)
+    if head.fork != fork:
+        raise ReplicationError("fork", f"the head is on fork {head.fork}, ours on {fork}")
+    roots = trusted.roots
+    if answer.upgrade is not None:
+        try:
+            proven = verify_proof(Proof(fork, None, answer.upgrade), keys, trusted_roots=roots)
+        except HypercoreError as error:
+            raise ReplicationError("bad_proof", f"the upgrade: {error}") from None
+        roots = proven.roots
+    if flat_tree.length_of_roots([r.index for r in roots]) != head.length:
+        raise _malformed(f"the proofs do not reach the head's length {head.length}")
+    if root_hash(roots) != head.tree_hash:
+        raise ReplicationError("bad_proof", "the upgrade proves another head than the one sent")
+    by_index = {root.index: root for root in roots}
+    return roots, [_verified_block(block, by_index) for block in answer.blocks]
+
+
+def _verified_block(block: BlockProof, roots: dict[int, Node]) -> VerifiedBlock:
+    path: list[Node] = []
+    try:
+        top = verify_block_path(block, path)
+    except HypercoreError as error:
+        raise ReplicationError("bad_proof", f"block {block.index}: {error}") from None
+    if roots.get(top.index) != top:
+        raise ReplicationError("bad_proof", f"block {block.index} does not hash to a signed root")
+    # The path alternates node, uncle, parent…: the parents it completed are the first ones up,
+    # one per trailing 1 bit of its index (hypercore.tree.TreeBatch.append_all).
+    completed = (block.index ^ (block.index + 1)).bit_length() - 1
+    nodes = [path[0], *(path[2 * depth] for depth in range(1, completed + 1))]
+    record = b"".join(NODE_RECORD.pack(node.size, node.hash) for node in nodes)
+    return VerifiedBlock(block.index, bytes(block.value), record)

@@ -93,7 +93,7 @@ def log_range(*, log: Log, start: int, end: int, since: int = 0) -> RangeWithPro
     if not 0 <= since <= length:
         raise RangeError(f"since must be between 0 and {length}")
     upgrade_request = UpgradeRequest(since, length - since) if since < length else None
-    block_requests = [BlockRequest(i, _levels_to_root(i, length)) for i in range(start, end)]
+    block_requests = [BlockRequest(i, levels_to_root(i, length)) for i in range(start, end)]
     plans = [plan_proof(length, block=r) for r in block_requests]
     upgrade_plan = plan_proof(length, upgrade=upgrade_request) if upgrade_request else None
     wanted = set().union(*(p.indexes() for p in plans))
@@ -188,7 +188,7 @@ def log_replication_range(*, log: Log, start: int, end: int) -> ReplicationRange
     return ReplicationRange(head, values, upgrade)
 
 
-def _levels_to_root(index: int, length: int) -> int:
+def levels_to_root(index: int, length: int) -> int:
     leaf = 2 * index
     for root in flat_tree.full_roots(2 * length):
         first, last = flat_tree.spans(root)

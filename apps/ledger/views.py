@@ -73,6 +73,13 @@ class FollowForm(forms.Form):
         assume_scheme="https",
     )
     kind = forms.CharField(label="Book", initial="projects", max_length=32)
+    keep_latest = forms.IntegerField(
+        label="Keep only the newest blocks",
+        required=False,
+        min_value=1,
+        max_value=1000,
+        help_text="Leave empty to keep the whole book (and serve it to others).",
+    )
 
 
 @portal_required("staff")
@@ -93,6 +100,7 @@ def follow_add(request: HttpRequest) -> HttpResponse:
             kind=form.cleaned_data["kind"],
             sources=[form.cleaned_data["url"]],
             chosen_by=request.user,
+            keep_latest=form.cleaned_data["keep_latest"],
         )
     except ValidationError as error:
         form.add_error(None, error)

@@ -7,15 +7,17 @@ import dataclasses
 import json
 
 from apps.ledger.hypercore.crypto import key_pair
-from apps.ledger.hypercore.proofs import UpgradeRequest, assemble_proof, plan_proof
+from apps.ledger.hypercore.proofs import BlockRequest, UpgradeRequest, assemble_proof, plan_proof
 from apps.ledger.hypercore.signing import LogKeys, Mode, Signer
 from apps.ledger.hypercore.tree import TreeBatch
 from apps.ledger.replication import (
+    RemoteBlocks,
     RemoteBook,
     RemoteHead,
     RemoteRange,
     ReplicationError,
 )
+from apps.ledger.selectors import levels_to_root
 
 
 def entry(n: int, kind: str = "growr/project") -> bytes:
@@ -84,6 +86,31 @@ class HonestSource:
             upgrade = proof.upgrade
         return RemoteRange(head, start, list(self.writer.values[start:end]), upgrade)
 
+    def blocks(self, key: bytes, start: int, end: int, *, since: int) -> RemoteBlocks:
+        self.requests += 1
+        head = self.writer.head
+        upgrade = None
+        if since < head.length:
+            request = UpgradeRequest(since, head.length - since)
+            upgrade = self._assemble(plan_proof(head.length, upgrade=request), None, request)
+        proofs = []
+        for index in range(start, end):
+            request = BlockRequest(index, levels_to_root(index, head.length))
+            plan = plan_proof(head.length, block=request)
+            proofs.append(self._assemble(plan, request, None).block)
+        return RemoteBlocks(head, upgrade and upgrade.upgrade, proofs)
+
+    def _assemble(self, plan, block, upgrade):
+        return assemble_proof(
+            plan,
+            self.writer.nodes.__getitem__,
+            fork=0,
+            block=block,
+            block_value=self.writer.values[block.index] if block else None,
+            upgrade=upgrade,
+            signature=self.writer.head.signature,
+        )
+
     def close(self) -> None:
         pass
 
@@ -97,3 +124,6 @@ class LyingSource(HonestSource):
 
     def range(self, key: bytes, start: int, end: int) -> RemoteRange:
         return self.lie(super().range(key, start, end))
+
+    def blocks(self, key: bytes, start: int, end: int, *, since: int) -> RemoteBlocks:
+        return self.lie(super().blocks(key, start, end, since=since))

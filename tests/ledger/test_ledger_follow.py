@@ -318,3 +318,47 @@ def test_two_pulls_at_once_store_every_block_exactly_once(amani_book):
     assert sum(r.stored for r in results) == 2500
     assert Block.objects.filter(log_id=follow.log_id).count() == 2500
     assert Log.objects.get(pk=follow.log_id).length == 2500
+
+
+def test_a_sparse_follow_keeps_only_the_newest_blocks_each_verified(client, amani_book):
+    follow = follow_start(key=amani_book.key, kind="projects", sources=[AMANI_URL], keep_latest=100)
+
+    first = _pull(follow, {AMANI_URL: HonestSource(amani_book)})
+
+    log = Log.objects.get(pk=follow.log_id)
+    indexes = sorted(Block.objects.filter(log=log).values_list("index", flat=True))
+    assert (first.stored, log.length, indexes) == (100, 2500, list(range(2400, 2500)))
+    assert bytes(log.signature) == amani_book.head.signature
+    assert BookKey.objects.filter(log=log, key="project:2499").exists()
+    assert not BookKey.objects.filter(log=log, key="project:2399").exists()
+
+    amani_book.append([entry(n) for n in range(2500, 2530)])
+    FollowSource.objects.update(next_try_at="2000-01-01T00:00Z")
+    second = _pull(follow, {AMANI_URL: HonestSource(amani_book)})
+
+    indexes = sorted(Block.objects.filter(log=log).values_list("index", flat=True))
+    assert (second.stored, indexes) == (30, list(range(2430, 2530)))
+    stored = dict(Block.objects.filter(log=log).values_list("index", "nodes"))
+    writer_records = amani_book.tree.records  # the writer's record of every block
+    assert bytes(stored[2529]) == writer_records[2529]
+
+
+def _flip_a_sparse_block(answer):
+    from apps.ledger.hypercore.proofs import BlockProof
+
+    first = answer.blocks[0]
+    changed = BlockProof(first.index, first.value.replace(b"Project", b"Pr0ject"), first.nodes)
+    return dataclasses.replace(answer, blocks=[changed, *answer.blocks[1:]])
+
+
+def test_a_sparse_follow_refuses_a_block_that_is_not_the_signed_one(amani_book):
+    follow = follow_start(
+        key=amani_book.key, kind="projects", sources=[MALLORY_URL], keep_latest=10
+    )
+
+    result = _pull(follow, {MALLORY_URL: LyingSource(amani_book, _flip_a_sparse_block)})
+
+    assert result.stored == 0
+    assert ReplicationEvent.objects.get().fault == "bad_proof"
+    assert not Block.objects.filter(log_id=follow.log_id).exists()
+    assert Log.objects.get(pk=follow.log_id).length == 0

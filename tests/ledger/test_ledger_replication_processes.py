@@ -323,3 +323,16 @@ def _until(condition, *, seconds: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not within {seconds} s"
         time.sleep(0.1)
+
+
+def test_a_sparse_follower_keeps_the_newest_blocks_verified_one_by_one(amani, network):
+    amani_node, key = amani
+    gil = network("gil")
+
+    pulled = gil.manage("follow", key, amani_node.url, "--latest", "50", "--pull")
+
+    assert pulled.returncode == 0, pulled.stderr
+    length, stored, tree_hash = gil.book(key)
+    assert (length, stored, tree_hash) == (PROJECTS, 50, amani_node.book(key)[2])
+    [(lowest,)] = gil.query('SELECT min("index") FROM ledger_block')
+    assert lowest == PROJECTS - 50

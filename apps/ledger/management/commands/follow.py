@@ -24,22 +24,28 @@ class Command(BaseCommand):
         parser.add_argument("--pull", action="store_true", help="pull it now, verifying it")
         parser.add_argument("--batch", type=int, default=BATCH_BLOCKS, help="blocks per request")
         parser.add_argument(
+            "--latest",
+            type=int,
+            metavar="N",
+            help="a sparse follow: keep only the newest N blocks (at most 1000)",
+        )
+        parser.add_argument(
             "--watch",
             action="store_true",
             help="keep it up to date: long-poll the source and pull each new append (Ctrl-C ends)",
         )
 
-    def handle(
-        self, *args, key: str, url: str, kind: str, pull: bool, batch: int, watch: bool, **options
-    ):
+    def handle(self, *args, key: str, url: str, kind: str, pull: bool, batch: int, **options):
         try:
-            follow = follow_start(key=bytes.fromhex(key), kind=kind, sources=[url])
+            follow = follow_start(
+                key=bytes.fromhex(key), kind=kind, sources=[url], keep_latest=options["latest"]
+            )
         except ValueError:
             raise CommandError("KEY must be 64 hex characters") from None
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"following {kind} {key[:16]}… from {url}")
-        if watch:
+        if options["watch"]:
             self._watch(follow, url, max(1, batch))
         elif pull:
             result = follow_pull(follow_id=follow.pk, batch_blocks=max(1, batch))
