@@ -9,6 +9,7 @@ writers racing, never undo newer knowledge (reference/gossip.md §7.1).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -32,8 +33,11 @@ from .gossip.records import NodeKey, sign_record
 from .gossip.transport import Address, parse_address
 from .models import Ban, NodeIdentity, Peer, Seed
 
-# The book an investor node follows on every originator node it hears of.
+logger = logging.getLogger(__name__)
+
+# The book an investor node follows on every originator node it hears of, up to a limit.
 AUTO_FOLLOWED_KIND = "projects"
+AUTO_FOLLOW_LIMIT = 200
 
 _SAVE_RECORD = (
     "INSERT INTO discovery_peer (node_id, public_key, seq, record, role, name, url, gossip_host, "
@@ -208,7 +212,12 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
             follow_sources_add(follow=follow, urls=[record.url])
             if book.length > follow.log.length and follow.state == FollowState.ACTIVE:
                 behind.add(follow.pk)
-        elif investor_node and record.role is Role.ORIGINATOR and book.kind == AUTO_FOLLOWED_KIND:
+        elif (
+            investor_node
+            and record.role is Role.ORIGINATOR
+            and book.kind == AUTO_FOLLOWED_KIND
+            and _auto_follows_left()
+        ):
             followed[book.key] = follow_start(
                 key=book.key, kind=book.kind, sources=[record.url], publisher=record.node_id
             )
@@ -216,6 +225,15 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
     # Gossip brings a writer's new lengths within seconds: pull at once instead of at the poll.
     for follow_id in behind:
         transaction.on_commit(partial(follow_pull_task.delay, follow_id), robust=True)
+
+
+def _auto_follows_left() -> bool:
+    """Whether this node may follow one more book by itself: anyone can announce an originator
+    node, so the books followed without a person's choice are capped (staff may add more)."""
+    if Follow.objects.filter(chosen_by=None).count() < AUTO_FOLLOW_LIMIT:
+        return True
+    logger.warning("not following more books by itself: %d already", AUTO_FOLLOW_LIMIT)
+    return False
 
 
 def book_follow(*, key: bytes, chosen_by: User) -> Follow:

@@ -286,3 +286,16 @@ def test_a_followed_book_announced_longer_than_the_copy_is_pulled_at_once(
     assert list(follow.sources.values_list("url", flat=True)) == [
         "https://amani-microfinance.example"
     ]
+
+
+@override_settings(GROWR_NODE_ROLE="investor")
+def test_an_investor_node_follows_only_so_many_books_by_itself(db, monkeypatch):
+    monkeypatch.setattr(services, "AUTO_FOLLOW_LIMIT", 2)
+    services.node_identity_start()
+    originators = [
+        _record(f"Originator {n}", books=(_book("projects", bytes([n])),)) for n in range(4)
+    ]
+
+    _heard(*originators)
+
+    assert Follow.objects.count() == 2

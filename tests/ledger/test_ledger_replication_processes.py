@@ -40,6 +40,14 @@ print(bytes(log.key).hex())
 """
 
 
+# What the investor portal's "Projects of the network" lists first on a node.
+CATALOGUE = """
+from apps.funding.selectors import network_catalogue
+projects, total = network_catalogue(page=1)
+print(total, projects[0].project.value["title"])
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -170,6 +178,8 @@ def test_a_book_reaches_a_third_node_through_a_second_while_its_writer_is_down(a
     assert f"pulled {PROJECTS} block(s)" in pulled.stdout
     written = amani_node.book(key)
     assert baraka.book(key) == written
+    catalogue = baraka.manage("shell", "-v", "0", "-c", CATALOGUE)
+    assert catalogue.stdout.split() == [str(PROJECTS), "Project", str(PROJECTS - 1)]
     baraka.serve()
     amani_node.stop()
 
