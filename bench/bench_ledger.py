@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from reference import run_reference
+
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "bench" / "hypercore_reference"
 TOTAL = int(os.environ.get("BENCH_TOTAL", "100000"))
 SINGLE = int(os.environ.get("BENCH_SINGLE", "2000"))
 ENTRY = json.dumps(
@@ -68,27 +68,12 @@ def _setup_django() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE ledger_block, ledger_signedhead, ledger_bookentry, "
-            "ledger_bookkey, ledger_outboxentry, ledger_log"
+            "ledger_bookkey, ledger_outboxentry, ledger_log CASCADE"
         )
 
 
 def _reference() -> dict:
-    if not (REFERENCE / "node_modules" / "hypercore").exists():
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=REFERENCE,
-            check=True,
-        )
-    env = {**os.environ, "BENCH_TOTAL": str(TOTAL), "BENCH_SINGLE": str(SINGLE)}
-    out = subprocess.run(
-        ["node", "reference.mjs"],
-        cwd=REFERENCE,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout)
+    return run_reference("reference.mjs", BENCH_TOTAL=str(TOTAL), BENCH_SINGLE=str(SINGLE))
 
 
 def _append_rate(book: str, batch_size: int, total: int) -> float:

@@ -17,7 +17,6 @@ emptied).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -26,8 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from reference import run_reference
+
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "bench" / "hypercore_reference"
 BLOCKS = int(os.environ.get("BENCH_REPLICATE_BLOCKS", "100000"))
 BLOCK_BYTES = int(os.environ.get("BENCH_REPLICATE_BLOCK_BYTES", "1024"))
 BATCH = int(os.environ.get("BENCH_REPLICATE_BATCH", "2000"))
@@ -123,26 +123,11 @@ def _follow(key: str, url: str) -> tuple[float, float]:
 
 
 def _reference() -> dict:
-    if not (REFERENCE / "node_modules" / "hypercore").exists():
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=REFERENCE,
-            check=True,
-        )
-    env = {
-        **os.environ,
-        "BENCH_REPLICATE_BLOCKS": str(BLOCKS),
-        "BENCH_REPLICATE_BLOCK_BYTES": str(BLOCK_BYTES),
-    }
-    out = subprocess.run(
-        ["node", "replicate.mjs"],
-        cwd=REFERENCE,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+    return run_reference(
+        "replicate.mjs",
+        BENCH_REPLICATE_BLOCKS=str(BLOCKS),
+        BENCH_REPLICATE_BLOCK_BYTES=str(BLOCK_BYTES),
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q
@@ -99,27 +100,12 @@ def log_range(*, log: Log, start: int, end: int, since: int = 0) -> RangeWithPro
     wanted = set().union(*(p.indexes() for p in plans))
     if upgrade_plan:
         wanted |= upgrade_plan.indexes()
-    nodes = storage.nodes_by_index(log.pk, wanted)
+    node = _stored_nodes(log, wanted)
     values = storage.blocks_in_range(log.pk, start, end)
     head = current_head(log)
-
-    def node(index: int) -> Node:
-        found = nodes.get(index)
-        if found is None:
-            raise RangeError(f"node {index} is missing from storage")
-        return found
-
     upgrade = None
     if upgrade_plan:
-        upgrade = assemble_proof(
-            upgrade_plan,
-            node,
-            fork=log.fork,
-            block=None,
-            block_value=None,
-            upgrade=upgrade_request,
-            signature=head.signature,
-        )
+        upgrade = _upgrade_proof(log, upgrade_plan, upgrade_request, node, head)
     blocks = [
         assemble_proof(
             plan,
@@ -168,7 +154,13 @@ def log_replication_range(*, log: Log, start: int, end: int) -> ReplicationRange
         return ReplicationRange(head, values, None)
     request = UpgradeRequest(end, length - end)
     plan = plan_proof(length, upgrade=request)
-    nodes = storage.nodes_by_index(log.pk, plan.indexes())
+    upgrade = _upgrade_proof(log, plan, request, _stored_nodes(log, plan.indexes()), head)
+    return ReplicationRange(head, values, upgrade)
+
+
+def _stored_nodes(log: Log, indexes) -> Callable[[int], Node]:
+    """A lookup of the tree nodes INDEXES of LOG, read in one query."""
+    nodes = storage.nodes_by_index(log.pk, indexes)
 
     def node(index: int) -> Node:
         found = nodes.get(index)
@@ -176,7 +168,11 @@ def log_replication_range(*, log: Log, start: int, end: int) -> ReplicationRange
             raise RangeError(f"node {index} is missing from storage")
         return found
 
-    upgrade = assemble_proof(
+    return node
+
+
+def _upgrade_proof(log: Log, plan, request: UpgradeRequest, node, head: CoreHead) -> Proof:
+    return assemble_proof(
         plan,
         node,
         fork=log.fork,
@@ -185,7 +181,6 @@ def log_replication_range(*, log: Log, start: int, end: int) -> ReplicationRange
         upgrade=request,
         signature=head.signature,
     )
-    return ReplicationRange(head, values, upgrade)
 
 
 def levels_to_root(index: int, length: int) -> int:

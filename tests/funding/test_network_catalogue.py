@@ -39,9 +39,9 @@ def _entry(title: str, amount: str) -> bytes:
     ).encode()
 
 
-@pytest.fixture
-def kijani_projects(db):
-    for title in ("Kijani dairy goats", "Kijani solar kiosks"):
+def _publish(*titles: str) -> None:
+    """Kijani publishes projects in this node's own projects book."""
+    for title in titles:
         value = _project(title, "250000.00")
         book_publish(
             book="projects",
@@ -51,6 +51,11 @@ def kijani_projects(db):
             value=value,
         )
     outbox_flush(book="projects")
+
+
+@pytest.fixture
+def kijani_projects(db):
+    _publish("Kijani dairy goats", "Kijani solar kiosks")
 
 
 @pytest.fixture
@@ -100,16 +105,7 @@ def test_the_catalogue_costs_the_same_queries_for_few_and_many_projects(
         return len(captured)
 
     few = queries()
-    for n in range(20):
-        value = _project(f"Kijani project {n}", "1000.00")
-        book_publish(
-            book="projects",
-            entry_type="growr/project",
-            version=1,
-            key=f"project:{value['project']}",
-            value=value,
-        )
-    outbox_flush(book="projects")
+    _publish(*(f"Kijani project {n}" for n in range(20)))
     assert queries() == few
 
 
