@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -140,11 +141,12 @@ class PullResult:
 
 
 def follow_pull(
-    *, follow_id: int, batch_blocks: int = BATCH_BLOCKS, source_factory=HttpSource
+    *, follow_id: int, batch_blocks: int = BATCH_BLOCKS, source_factory=None
 ) -> PullResult:
     """Bring the followed book up to date from its sources, best score first: every batch is
     verified before it is stored, in one transaction; a source that fails is recorded, loses
     score and waits before it is asked again, and the next one is tried."""
+    source_factory = source_factory or _http_source
     follow = Follow.objects.select_related("log").get(pk=follow_id)
     if follow.state != FollowState.ACTIVE:
         return PullResult(0, follow.log.length, problem=f"the follow is {follow.state}")
@@ -169,6 +171,10 @@ def follow_pull(
             length = Log.objects.values_list("length", flat=True).get(pk=follow.log_id)
             return PullResult(stored, length, source.url)
     return PullResult(0, Log.objects.get(pk=follow.log_id).length, problem=problem)
+
+
+def _http_source(url: str) -> HttpSource:
+    return HttpSource(url, allow_private=settings.GROWR_FOLLOW_PRIVATE_SOURCES)
 
 
 def _sources_due(follow: Follow) -> list[FollowSource]:

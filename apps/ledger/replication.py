@@ -12,7 +12,9 @@ of hashing each block once (docs/protocol.md, "Replication").
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
+import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -94,7 +96,12 @@ class HttpSource:
     a cap on the size of an answer."""
 
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, max_bytes: int = MAX_RESPONSE_BYTES
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+        allow_private: bool = False,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -103,6 +110,7 @@ class HttpSource:
         self._parts = parts
         self._timeout = timeout
         self._max_bytes = max_bytes
+        self._allow_private = allow_private
         self._connection: http.client.HTTPConnection | None = None
 
     def book(self, key: bytes) -> RemoteBook:
@@ -162,6 +170,8 @@ class HttpSource:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
+            if not self._allow_private:
+                _refuse_private(self._parts.hostname, self._parts.port)
             kind = (
                 http.client.HTTPSConnection
                 if self._parts.scheme == "https"
@@ -186,6 +196,20 @@ class HttpSource:
                 raise ReplicationError("unreachable", "the answer took longer than the deadline")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _refuse_private(host: str, port: int | None) -> None:
+    """URLs come from other nodes' signed records too: a node must not be made to send
+    requests into its own network (loopback, private, link-local addresses) unless its
+    operator allows it (GROWR_FOLLOW_PRIVATE_SOURCES, on in local settings)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port or 80)}
+    except OSError as error:
+        raise ReplicationError("unreachable", f"{host}: {error}") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise ReplicationError("unreachable", f"{host} is {ip}, not a public address")
 
 
 # Parsing: every field checked, so a hostile answer fails here and not deep in the verifier.

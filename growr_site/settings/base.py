@@ -54,6 +54,9 @@ GROWR_WORKER_HEARTBEAT_INTERVAL = timedelta(
 GROWR_TRUSTED_ISSUERS = env.list("GROWR_TRUSTED_ISSUERS", default=[])
 # How often beat appends outbox entries whose flush task was lost (a worker died mid-way).
 GROWR_OUTBOX_SWEEP_INTERVAL = timedelta(seconds=env.int("GROWR_OUTBOX_SWEEP_INTERVAL", default=10))
+# Whether followed books may be pulled from loopback or private addresses: off in production,
+# where source URLs also come from other nodes' records; local settings turn it on.
+GROWR_FOLLOW_PRIVATE_SOURCES = env.bool("GROWR_FOLLOW_PRIVATE_SOURCES", default=False)
 # How often beat asks the sources of every followed book for new blocks.
 GROWR_FOLLOW_POLL_INTERVAL = timedelta(seconds=env.int("GROWR_FOLLOW_POLL_INTERVAL", default=30))
 GROWR_STAFF_INVITATION_TTL = timedelta(days=env.int("GROWR_STAFF_INVITATION_DAYS", default=7))

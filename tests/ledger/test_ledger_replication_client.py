@@ -52,7 +52,7 @@ def serve():
 
 def test_an_answer_over_the_cap_is_refused_before_it_is_read_whole(serve):
     url = serve(answer=b"[" + b"0," * 10_000 + b"0]")
-    source = HttpSource(url, max_bytes=1000)
+    source = HttpSource(url, max_bytes=1000, allow_private=True)
 
     with pytest.raises(ReplicationError) as caught:
         source.book(KEY)
@@ -62,7 +62,7 @@ def test_an_answer_over_the_cap_is_refused_before_it_is_read_whole(serve):
 
 def test_a_source_that_does_not_answer_in_time_is_unreachable(serve):
     url = serve(answer=b"{}", delay=3.0)
-    source = HttpSource(url, timeout=0.5)
+    source = HttpSource(url, timeout=0.5, allow_private=True)
     started = time.monotonic()
 
     with pytest.raises(ReplicationError) as caught:
@@ -77,7 +77,7 @@ def test_a_source_that_does_not_answer_in_time_is_unreachable(serve):
     [(b"<html>", "not JSON"), (b"[1, 2]", "not a JSON object"), (b'{"key": 7}', "key must be hex")],
 )
 def test_an_answer_that_is_not_a_book_is_malformed(serve, answer, detail):
-    source = HttpSource(serve(answer=answer))
+    source = HttpSource(serve(answer=answer), allow_private=True)
 
     with pytest.raises(ReplicationError) as caught:
         source.book(KEY)
@@ -87,7 +87,7 @@ def test_an_answer_that_is_not_a_book_is_malformed(serve, answer, detail):
 
 def test_a_closed_port_is_unreachable():
     with pytest.raises(ReplicationError) as caught:
-        HttpSource("http://127.0.0.1:9", timeout=1).book(KEY)
+        HttpSource("http://127.0.0.1:9", timeout=1, allow_private=True).book(KEY)
 
     assert caught.value.fault == "unreachable"
 
@@ -172,3 +172,23 @@ def test_the_json_and_binary_ranges_carry_the_same_verifiable_batch(client):
     assert as_json == as_binary
     batch = verify_batch(log.core_keys, TreeBatch([], 0, 0), as_binary, fork=0)
     assert batch.length == 30 and as_binary.upgrade.length == 70
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://10.1.2.3", "http://[::1]:80"])
+def test_a_source_on_a_private_address_is_refused_unless_allowed(url):
+    with pytest.raises(ReplicationError) as caught:
+        HttpSource(url, allow_private=False).book(KEY)
+
+    assert caught.value.fault == "unreachable" and "not a public address" in caught.value.detail
+
+
+@pytest.mark.django_db
+def test_production_settings_refuse_private_sources_and_local_ones_allow_them(settings):
+    from apps.ledger.follow_services import _http_source
+
+    settings.GROWR_FOLLOW_PRIVATE_SOURCES = False
+    with pytest.raises(ReplicationError, match="not a public address"):
+        _http_source("http://127.0.0.1:9").book(KEY)
+    settings.GROWR_FOLLOW_PRIVATE_SOURCES = True
+    with pytest.raises(ReplicationError, match=r"Connection ?[Rr]efused"):
+        _http_source("http://127.0.0.1:9").book(KEY)

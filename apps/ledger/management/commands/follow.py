@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
             self.stdout.write(f"pulled {result.stored} block(s); the book is at {result.length}")
 
     def _watch(self, follow, url: str, batch: int) -> None:
-        source = HttpSource(url)
+        source = HttpSource(url, allow_private=settings.GROWR_FOLLOW_PRIVATE_SOURCES)
         key = bytes(follow.log.key)
         try:
             while True:
