@@ -64,6 +64,7 @@ def follow_start(
     publisher: bytes | None = None,
     chosen_by=None,
     keep_latest: int | None = None,
+    block_range: tuple[int, int] | None = None,
 ) -> Follow:
     """Follow the book KEY, served at SOURCES (base URLs of nodes' read APIs). Following a book
     already followed adds the sources; the writer's public key is learnt, and checked against
@@ -72,8 +73,7 @@ def follow_start(
         raise ValidationError("A book key is 32 bytes (64 hex characters).")
     if not kind or len(kind) > MAX_KIND_LENGTH:
         raise ValidationError(f"A book kind is 1 to {MAX_KIND_LENGTH} characters.")
-    if keep_latest is not None and not 1 <= keep_latest <= MAX_KEEP_LATEST:
-        raise ValidationError(f"A sparse follow keeps 1 to {MAX_KEEP_LATEST} of the newest blocks.")
+    _check_sparse(keep_latest, block_range)
     log = Log.objects.select_for_update().filter(key=key).first()
     if log is not None and log.writer:
         raise ValidationError("This node writes that book; it cannot follow it.")
@@ -88,10 +88,30 @@ def follow_start(
         )
     follow, _ = Follow.objects.get_or_create(
         log=log,
-        defaults={"publisher": publisher, "chosen_by": chosen_by, "keep_latest": keep_latest},
+        defaults={
+            "publisher": publisher,
+            "chosen_by": chosen_by,
+            "keep_latest": keep_latest,
+            "range_start": block_range[0] if block_range else None,
+            "range_end": block_range[1] if block_range else None,
+        },
     )
     follow_sources_add(follow=follow, urls=sources)
     return follow
+
+
+def _check_sparse(keep_latest: int | None, block_range: tuple[int, int] | None) -> None:
+    if keep_latest is not None and block_range is not None:
+        raise ValidationError("Keep the newest blocks or a range of blocks, not both.")
+    if keep_latest is not None and not 1 <= keep_latest <= MAX_KEEP_LATEST:
+        raise ValidationError(f"A sparse follow keeps 1 to {MAX_KEEP_LATEST} of the newest blocks.")
+    if block_range is not None:
+        start, end = block_range
+        if not 0 <= start < end or end - start > MAX_KEEP_LATEST:
+            raise ValidationError(
+                "A range of blocks is START:END with START < END, "
+                f"at most {MAX_KEEP_LATEST} blocks."
+            )
 
 
 def follow_sources_add(*, follow: Follow, urls: Iterable[str]) -> None:
@@ -199,8 +219,8 @@ def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
     Follow.objects.filter(pk=follow.pk, remote_length__lt=remote.head.length).update(
         remote_length=remote.head.length
     )
-    if follow.keep_latest:
-        return _pull_latest(follow, client, keys, remote.head)
+    if follow.sparse:
+        return _pull_sparse(follow, client, keys, remote.head)
     # The next batch is fetched while this one is verified and stored: the source's time and
     # ours overlap instead of adding up.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="follow-fetch") as fetcher:
@@ -232,22 +252,23 @@ def _pull_batches(follow, client, fetcher, keys, head: RemoteHead, batch_blocks:
     return stored
 
 
-def _pull_latest(follow: Follow, client: HttpSource, keys, head: RemoteHead) -> int:
-    """A sparse follow: the newest KEEP_LATEST blocks, each with its own proof against the
-    signed head, stored with the head in one transaction; older blocks are let go."""
+def _pull_sparse(follow: Follow, client: HttpSource, keys, head: RemoteHead) -> int:
+    """A sparse follow: the blocks of its window not yet held, each with its own proof against
+    the signed head, stored with the head in one transaction; blocks that left the window (the
+    newest N moved on) are let go."""
     log = follow.log
-    start = max(log.length, head.length - follow.keep_latest)
-    if start >= head.length:
+    keep_from, window_end = follow.window(head.length)
+    start = max(log.length, keep_from)
+    if start >= window_end:
         return 0
-    answer = client.blocks(bytes(log.key), start, head.length, since=log.length)
+    answer = client.blocks(bytes(log.key), start, window_end, since=log.length)
     verify_head(keys, answer.head)
     _check_against_ours(follow, answer.head, url=client.base_url)
     trusted = TreeBatch.from_roots(unpack_roots(bytes(log.roots)), log.fork)
     roots, blocks = verify_blocks(keys, trusted, answer, fork=log.fork)
     head = answer.head
-    if [b.index for b in blocks] != list(range(start, start + len(blocks))):
-        raise ReplicationError("malformed", f"the blocks are not [{start}, {head.length})")
-    keep_from = max(0, head.length - follow.keep_latest)
+    if [b.index for b in blocks] != list(range(start, window_end)):
+        raise ReplicationError("malformed", f"the blocks are not [{start}, {window_end})")
     with transaction.atomic():
         if not storage.move_followed_head(
             log_id=log.pk,

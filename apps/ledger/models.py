@@ -208,14 +208,28 @@ class Follow(models.Model):
     remote_length = models.BigIntegerField(default=0)
     # Blocks the key/value index covers: derived from stored blocks, after the pull.
     indexed_length = models.BigIntegerField(default=0)
-    # A sparse follow keeps only this many of the newest blocks (each verified with its own
-    # proof); empty for a full copy, which keeps and serves every block.
+    # A sparse follow keeps only this many of the newest blocks, or only blocks [range_start,
+    # range_end), each verified with its own proof; all empty for a full copy, which keeps and
+    # serves every block.
     keep_latest = models.PositiveIntegerField(null=True, blank=True)
+    range_start = models.BigIntegerField(null=True, blank=True)
+    range_end = models.BigIntegerField(null=True, blank=True)
+
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"follow of {self.log.book} {bytes(self.log.key).hex()[:16]}"
+
+    @property
+    def sparse(self) -> bool:
+        return bool(self.keep_latest) or self.range_start is not None
+
+    def window(self, length: int) -> tuple[int, int]:
+        """The blocks a sparse follow keeps of a book of LENGTH blocks."""
+        if self.keep_latest:
+            return max(0, length - self.keep_latest), length
+        return min(self.range_start, length), min(self.range_end, length)
 
 
 class FollowSource(models.Model):

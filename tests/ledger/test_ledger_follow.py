@@ -362,3 +362,36 @@ def test_a_sparse_follow_refuses_a_block_that_is_not_the_signed_one(amani_book):
     assert ReplicationEvent.objects.get().fault == "bad_proof"
     assert not Block.objects.filter(log_id=follow.log_id).exists()
     assert Log.objects.get(pk=follow.log_id).length == 0
+
+
+def test_a_range_follow_keeps_its_blocks_and_takes_the_rest_of_its_range_as_it_comes(amani_book):
+    follow = follow_start(
+        key=amani_book.key, kind="projects", sources=[AMANI_URL], block_range=(2400, 2600)
+    )
+
+    first = _pull(follow, {AMANI_URL: HonestSource(amani_book)})
+    amani_book.append([entry(n) for n in range(2500, 2530)])
+    FollowSource.objects.update(next_try_at="2000-01-01T00:00Z")
+    second = _pull(follow, {AMANI_URL: HonestSource(amani_book)})
+
+    indexes = sorted(Block.objects.filter(log_id=follow.log_id).values_list("index", flat=True))
+    assert (first.stored, second.stored, indexes) == (100, 30, list(range(2400, 2530)))
+    assert Log.objects.get(pk=follow.log_id).length == 2530
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"keep_latest": 0}, "1 to 1000"),
+        ({"keep_latest": 1001}, "1 to 1000"),
+        ({"block_range": (5, 5)}, "START < END"),
+        ({"block_range": (0, 1001)}, "at most 1000"),
+        ({"keep_latest": 10, "block_range": (0, 10)}, "not both"),
+    ],
+)
+def test_a_sparse_follow_out_of_bounds_is_refused_with_the_reason(amani_book, options, message):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        follow_start(key=amani_book.key, kind="projects", sources=[AMANI_URL], **options)
+    assert not Follow.objects.exists()

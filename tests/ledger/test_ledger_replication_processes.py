@@ -346,3 +346,19 @@ def test_a_sparse_follower_keeps_the_newest_blocks_verified_one_by_one(amani, ne
     assert (length, stored, tree_hash) == (PROJECTS, 50, amani_node.book(key)[2])
     [(lowest,)] = gil.query('SELECT min("index") FROM ledger_block')
     assert lowest == PROJECTS - 50
+
+
+def test_a_range_follower_keeps_only_its_blocks(amani, network):
+    amani_node, key = amani
+    hana = network("hana")
+
+    pulled = hana.manage("follow", key, amani_node.url, "--range", "100:150", "--pull")
+    refused = hana.manage("follow", key, amani_node.url, "--range", "oops")
+
+    assert pulled.returncode == 0, pulled.stderr
+    [(lowest, highest, count)] = hana.query(
+        'SELECT min("index"), max("index"), count(*) FROM ledger_block'
+    )
+    assert (lowest, highest, count) == (100, 149, 50)
+    assert hana.book(key)[0] == PROJECTS  # the signed head it verified the range against
+    assert refused.returncode != 0 and "--range START:END" in refused.stderr

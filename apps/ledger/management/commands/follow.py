@@ -31,6 +31,11 @@ class Command(BaseCommand):
             help="a sparse follow: keep only the newest N blocks (at most 1000)",
         )
         parser.add_argument(
+            "--range",
+            metavar="START:END",
+            help="a sparse follow: keep only blocks START to END (END excluded, at most 1000)",
+        )
+        parser.add_argument(
             "--watch",
             action="store_true",
             help="keep it up to date: long-poll the source and pull each new append (Ctrl-C ends)",
@@ -39,10 +44,14 @@ class Command(BaseCommand):
     def handle(self, *args, key: str, url: str, kind: str, pull: bool, batch: int, **options):
         try:
             follow = follow_start(
-                key=bytes.fromhex(key), kind=kind, sources=[url], keep_latest=options["latest"]
+                key=bytes.fromhex(key),
+                kind=kind,
+                sources=[url],
+                keep_latest=options["latest"],
+                block_range=_block_range(options["range"]),
             )
         except ValueError:
-            raise CommandError("KEY must be 64 hex characters") from None
+            raise CommandError("KEY must be 64 hex characters, --range START:END") from None
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"following {kind} {key[:16]}… from {url}")
@@ -75,3 +84,10 @@ class Command(BaseCommand):
             self.stdout.write("stopped watching")
         finally:
             source.close()
+
+
+def _block_range(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    start, _, end = text.partition(":")
+    return int(start), int(end)
