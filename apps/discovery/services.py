@@ -17,6 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.identity.models import User
@@ -29,7 +30,7 @@ from apps.ledger.tasks import follow_pull_task
 from . import selectors
 from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
 from .gossip.claims import BookAnnouncement, NodeRecord, Role, Status
-from .gossip.records import NodeKey, sign_record
+from .gossip.records import MAX_BOOKS, NodeKey, RecordError, sign_record
 from .gossip.transport import Address, parse_address
 from .models import Ban, NodeIdentity, Peer, Seed
 
@@ -163,8 +164,8 @@ def own_record_next(
         "url": settings.GROWR_PUBLIC_URL,
         "gossip_host": host,
         "gossip_port": port,
-        "books": _own_books(),
     }
+    wanted["books"] = _books_that_fit(key, network_id, wanted)
     if current is not None and all(getattr(current, f) == v for f, v in wanted.items()):
         return None
     with transaction.atomic():
@@ -176,9 +177,30 @@ def own_record_next(
     return record
 
 
-def _own_books() -> tuple[BookAnnouncement, ...]:
-    logs = Log.objects.own().order_by("book").values_list("key", "book", "length")
-    return tuple(BookAnnouncement(bytes(key), book, length) for key, book, length in logs)
+def _books_that_fit(key: NodeKey, network_id: bytes, fields: dict) -> tuple[BookAnnouncement, ...]:
+    """The books to announce: this node's own, then the whole copies it holds of books it
+    follows (so followers find more than the writer to pull from), as many as a record holds."""
+    books = list(_served_books())[:MAX_BOOKS]
+    while books:
+        try:
+            sign_record(key, network_id=network_id, seq=0, books=books, **fields)
+        except RecordError:
+            books.pop()  # over the record's size: the last followed book makes room
+            continue
+        break
+    return tuple(books)
+
+
+def _served_books() -> list[BookAnnouncement]:
+    """Own books first, then followed projects books (what investors look for), then the rest."""
+    logs = Log.objects.filter(
+        Q(writer=True) | Q(length__gt=0, follow__keep_latest=None, follow__range_start=None)
+    )
+    rows = sorted(
+        logs.values_list("writer", "book", "pk", "key", "length"),
+        key=lambda row: (not row[0], row[1] != AUTO_FOLLOWED_KIND, row[1], row[2]),
+    )
+    return [BookAnnouncement(bytes(key), book, length) for _, book, _, key, length in rows]
 
 
 def gossip_bind_address() -> Address:

@@ -160,3 +160,28 @@ def test_bad_gossip_settings_fail_the_system_checks(overrides, error_id):
         ids = [message.id for message in run_checks()]
 
     assert error_id in ids
+
+
+def test_the_record_also_announces_whole_copies_of_followed_books_as_many_as_fit():
+    from apps.ledger.follow_services import follow_start
+    from apps.ledger.models import Log
+
+    key, _ = services.node_identity_start()
+    own = services.own_record_next(key=key, network_id=NETWORK, current=None)
+    whole = follow_start(key=b"w" * 32, kind="projects", sources=["http://amani.example"])
+    sparse = follow_start(
+        key=b"s" * 32, kind="projects", sources=["http://amani.example"], keep_latest=5
+    )
+    empty = follow_start(key=b"e" * 32, kind="projects", sources=["http://amani.example"])
+    Log.objects.filter(pk__in=[whole.log_id, sparse.log_id]).update(length=7)
+    for n in range(30):  # far more than a record holds
+        other = follow_start(key=bytes([n]) * 32, kind="loans", sources=["http://b.example"])
+        Log.objects.filter(pk=other.log_id).update(length=1)
+
+    record = services.own_record_next(key=key, network_id=NETWORK, current=own)
+
+    keys = [book.key for book in record.books]
+    assert keys[: len(own.books)] == [book.key for book in own.books]  # own books first
+    assert b"w" * 32 in keys
+    assert b"s" * 32 not in keys and empty.log_id and b"e" * 32 not in keys
+    assert len(record.books) == 16 and len(record.raw) <= 1024
