@@ -170,15 +170,17 @@ def follow_pull(
     follow = Follow.objects.select_related("log").get(pk=follow_id)
     if follow.state != FollowState.ACTIVE:
         return PullResult(0, follow.log.length, problem=f"the follow is {follow.state}")
+    # Blocks stored count even when their source fails later in the pull: they are verified.
+    progress = _Progress()
     with storage.writer_lease(follow.log_id):
         problem = "no source is due"
         for source in _sources_due(follow):
             client = source_factory(source.url)
             try:
                 current = Follow.objects.select_related("log").get(pk=follow_id)
-                stored = _pull_from(current, client, batch_blocks)
+                _pull_from(current, client, batch_blocks, progress)
             except PulledElsewhere as elsewhere:
-                return PullResult(0, follow.log.length, source.url, str(elsewhere))
+                return _result(follow, progress, source.url, str(elsewhere))
             except ReplicationError as error:
                 _source_failed(follow, source, error)
                 problem = f"{source.url}: {error.detail}"
@@ -188,9 +190,18 @@ def follow_pull(
             finally:
                 client.close()
             _source_answered(source)
-            length = Log.objects.values_list("length", flat=True).get(pk=follow.log_id)
-            return PullResult(stored, length, source.url)
-    return PullResult(0, Log.objects.get(pk=follow.log_id).length, problem=problem)
+            return _result(follow, progress, source.url, None)
+    return _result(follow, progress, None, problem)
+
+
+@dataclass
+class _Progress:
+    stored: int = 0
+
+
+def _result(follow: Follow, progress: _Progress, source: str | None, problem: str | None):
+    length = Log.objects.values_list("length", flat=True).get(pk=follow.log_id)
+    return PullResult(progress.stored, length, source, problem)
 
 
 def _http_source(url: str) -> HttpSource:
@@ -205,7 +216,7 @@ def _sources_due(follow: Follow) -> list[FollowSource]:
     )
 
 
-def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
+def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int, progress: _Progress) -> None:
     log = follow.log
     remote = client.book(bytes(log.key))
     if LogKeys.for_public_key(remote.public_key, Mode.MANIFEST).key != bytes(log.key):
@@ -220,15 +231,18 @@ def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int) -> int:
         remote_length=remote.head.length
     )
     if follow.sparse:
-        return _pull_sparse(follow, client, keys, remote.head)
+        progress.stored += _pull_sparse(follow, client, keys, remote.head)
+        return
     # The next batch is fetched while this one is verified and stored: the source's time and
     # ours overlap instead of adding up.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="follow-fetch") as fetcher:
-        return _pull_batches(follow, client, fetcher, keys, remote.head, batch_blocks)
+        _pull_batches(follow, client, fetcher, keys, remote.head, batch_blocks, progress)
 
 
-def _pull_batches(follow, client, fetcher, keys, head: RemoteHead, batch_blocks: int) -> int:
-    log, stored = follow.log, 0
+def _pull_batches(
+    follow, client, fetcher, keys, head: RemoteHead, batch_blocks: int, progress: _Progress
+) -> None:
+    log = follow.log
     trusted = _trusted(follow)
 
     def fetch(start: int, target: int):
@@ -247,9 +261,8 @@ def _pull_batches(follow, client, fetcher, keys, head: RemoteHead, batch_blocks:
         batch = verify_batch(keys, trusted, answer, fork=log.fork)
         pending = fetch(batch.length, head.length) if batch.length < head.length else None
         _store_batch(follow, answer, batch)
-        stored += len(answer.values)
+        progress.stored += len(answer.values)
         trusted = TreeBatch(batch.roots, batch.length, batch.byte_length, log.fork)
-    return stored
 
 
 def _pull_sparse(follow: Follow, client: HttpSource, keys, head: RemoteHead) -> int:

@@ -87,12 +87,13 @@ def test_a_pull_cut_short_resumes_where_it_stopped_without_storing_anything_twic
 
     first = _pull(follow, {AMANI_URL: CutAfterOneBatch(amani_book)}, batch_blocks=1000)
     follow.refresh_from_db()
-    assert (first.stored, follow.verified_length, follow.log.length) == (0, 1000, 0)
+    assert (first.stored, follow.verified_length, follow.log.length) == (1000, 1000, 0)
 
     FollowSource.objects.update(next_try_at="2000-01-01T00:00Z")
     second = _pull(follow, {AMANI_URL: HonestSource(amani_book)}, batch_blocks=1000)
 
     assert (second.stored, second.length) == (1500, 2500)
+    assert "connection reset" in first.problem
     assert Block.objects.filter(log_id=follow.log_id).count() == 2500
 
 
