@@ -69,13 +69,20 @@ def _env(var_dir: Path, marker: str) -> dict[str, str]:
 
 
 class Node:
-    def __init__(self, name: str, template: Path, root: Path, marker: str) -> None:
+    def __init__(self, name: str, template: Path, root: Path, marker: str, **settings) -> None:
         self.name = name
         self.var_dir = root / name
         shutil.copytree(template, self.var_dir)
-        self.env = _env(self.var_dir, marker)
         self.port = _free_port()
-        self.web: subprocess.Popen | None = None
+        self.gossip_port = _free_port()
+        self.env = _env(self.var_dir, marker)
+        self.env.update(
+            GROWR_NODE_NAME=name,
+            GROWR_PUBLIC_URL=self.url,
+            GROWR_GOSSIP_BIND=f"{HOST}:{self.gossip_port}",
+            **settings,
+        )
+        self.processes: list[subprocess.Popen] = []
 
     @property
     def url(self) -> str:
@@ -91,14 +98,21 @@ class Node:
             timeout=timeout,
         )
 
-    def serve(self) -> None:
-        self.web = subprocess.Popen(
-            [sys.executable, "manage.py", "runnode", "--services", "web", "--port", str(self.port)],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    def serve(self, services: str = "web") -> None:
+        """Run SERVICES of this node (runnode), waiting for its web port if it serves one."""
+        log = (self.var_dir / f"{services.replace(',', '-')}.log").open("w")
+        command = [sys.executable, "manage.py", "runnode", "--services", services]
+        self.processes.append(
+            subprocess.Popen(
+                [*command, "--port", str(self.port)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         )
+        if "web" not in services.split(","):
+            return
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -108,12 +122,17 @@ class Node:
         pytest.fail(f"{self.name}'s web process did not start")
 
     def stop(self) -> None:
-        if self.web is not None and self.web.poll() is None:
-            self.web.send_signal(signal.SIGINT)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes:
             try:
-                self.web.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.web.kill()
+                process.kill()
+
+    def logs(self) -> str:
+        return "\n".join(f.read_text()[-3000:] for f in self.var_dir.glob("*.log"))
 
     def query(self, sql: str, params=()) -> list[tuple]:
         with sqlite3.connect(f"file:{self.var_dir / 'growr.sqlite3'}?mode=ro", uri=True) as db:
@@ -146,8 +165,8 @@ def network(template, tmp_path):
     marker = uuid.uuid4().hex
     nodes: list[Node] = []
 
-    def add(name: str) -> Node:
-        node = Node(name, template, tmp_path, marker)
+    def add(name: str, **settings) -> Node:
+        node = Node(name, template, tmp_path, marker, **settings)
         nodes.append(node)
         return node
 
@@ -362,3 +381,36 @@ def test_a_range_follower_keeps_only_its_blocks(amani, network):
     assert (lowest, highest, count) == (100, 149, 50)
     assert hana.book(key)[0] == PROJECTS  # the signed head it verified the range against
     assert refused.returncode != 0 and "--range START:END" in refused.stderr
+
+
+def test_an_investor_node_finds_an_originators_projects_through_gossip_and_follows_them(
+    amani, network
+):
+    amani_node, key = amani
+    amani_node.serve("gossip")
+    ines = network(
+        "ines-node",
+        GROWR_NODE_ROLE="investor",
+        GROWR_GOSSIP_SEEDS=f"{HOST}:{amani_node.gossip_port}",
+    )
+
+    ines.serve("worker,gossip")
+
+    def followed_and_indexed() -> bool:
+        try:
+            [(entries,)] = ines.query(
+                "SELECT count(*) FROM ledger_bookkey JOIN ledger_log ON log_id = ledger_log.id "
+                "WHERE ledger_log.key = ?",
+                [bytes.fromhex(key)],
+            )
+            return entries == PROJECTS and ines.book(key) == amani_node.book(key)
+        except (sqlite3.OperationalError, ValueError):  # busy, or not followed yet
+            return False
+
+    deadline = time.monotonic() + 90
+    while not followed_and_indexed():
+        if time.monotonic() > deadline:
+            pytest.fail(f"ines's node did not follow amani's projects\n{ines.logs()}")
+        time.sleep(0.5)
+    [(source,)] = ines.query("SELECT url FROM ledger_followsource")
+    assert source == amani_node.url

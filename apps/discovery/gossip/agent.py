@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PENDING_SENDS = 512
 FAREWELL_SECONDS = 1.0
+REJOIN_FIRST_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class GossipAgent:
             asyncio.create_task(
                 self._every(self.settings.record_interval, self._refresh_from_store)
             ),
-            asyncio.create_task(self._every(self.settings.rejoin_interval, self._rejoin)),
+            asyncio.create_task(self._rejoining()),
         ]
         try:
             await stopping.wait()
@@ -199,9 +200,17 @@ class GossipAgent:
         seeds = [seed for seed in self.settings.seeds if seed != own]
         self._dispatch(self.node.join(seeds, now=self.clock()))
 
-    async def _rejoin(self) -> None:
-        if not self.node.membership.members(Status.ALIVE, Status.SUSPECT):
+    async def _rejoining(self) -> None:
+        """Join again while no member is alive: soon after a start (the seeds may be starting
+        too), then less and less often, up to every `rejoin_interval`."""
+        delay = REJOIN_FIRST_SECONDS
+        while True:
+            await asyncio.sleep(delay)
+            if self.node.membership.members(Status.ALIVE, Status.SUSPECT):
+                delay = REJOIN_FIRST_SECONDS
+                continue
             self._join()
+            delay = min(delay * 2, self.settings.rejoin_interval)
 
     async def _say_goodbye(self) -> None:
         self._dispatch(self.node.farewell(now=self.clock()))
