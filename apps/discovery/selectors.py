@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.ledger.models import Follow
 
+from .gossip.claims import COPY_SUFFIX
 from .gossip.records import node_id_for
 from .gossip.transport import Address, parse_address
 from .models import Ban, NodeIdentity, Peer, PeerStatus, Seed
@@ -34,6 +35,7 @@ def gossip_seed_addresses(*, recent_peers: int = 16) -> list[Address]:
 class BookRow:
     key: str
     kind: str
+    copy: bool  # a copy the node serves of another node's book
     length: int
     followed: bool
     automatic: bool
@@ -158,7 +160,8 @@ def _peer_row(peer: Peer, follows: dict, banned: bool, x: float, y: float) -> Pe
         books.append(
             BookRow(
                 key=book["key"],
-                kind=book["kind"],
+                kind=book["kind"].removesuffix(COPY_SUFFIX),
+                copy=book["kind"].endswith(COPY_SUFFIX),
                 length=book["length"],
                 followed=follow is not None,
                 automatic=follow is not None and follow.chosen_by_id is None,

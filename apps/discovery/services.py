@@ -29,8 +29,8 @@ from apps.ledger.tasks import follow_pull_task
 
 from . import selectors
 from .gossip.agent import AgentStatus, PeerView, RoundTripSeen
-from .gossip.claims import BookAnnouncement, NodeRecord, Role, Status
-from .gossip.records import MAX_BOOKS, NodeKey, RecordError, sign_record
+from .gossip.claims import COPY_SUFFIX, BookAnnouncement, NodeRecord, Role, Status
+from .gossip.records import MAX_BOOKS, MAX_KIND_BYTES, NodeKey, RecordError, sign_record
 from .gossip.transport import Address, parse_address
 from .models import Ban, NodeIdentity, Peer, Seed
 
@@ -200,7 +200,15 @@ def _served_books() -> list[BookAnnouncement]:
         logs.values_list("writer", "book", "pk", "key", "length"),
         key=lambda row: (not row[0], row[1] != AUTO_FOLLOWED_KIND, row[1], row[2]),
     )
-    return [BookAnnouncement(bytes(key), book, length) for _, book, _, key, length in rows]
+    kinds = [
+        (book if writer else book + COPY_SUFFIX, key, length)
+        for writer, book, _, key, length in rows
+    ]
+    return [
+        BookAnnouncement(bytes(key), kind, length)
+        for kind, key, length in kinds
+        if len(kind) <= MAX_KIND_BYTES
+    ]
 
 
 def gossip_bind_address() -> Address:
@@ -265,12 +273,13 @@ def book_follow(*, key: bytes, chosen_by: User) -> Follow:
     announcers = selectors.book_announcers(key=key)
     if not announcers:
         raise ValidationError("No known node announces that book.")
-    publisher, kind, _ = announcers[0]
+    writers = [a for a in announcers if not a[1].endswith(COPY_SUFFIX)]
+    _, kind, _ = announcers[0]
     return follow_start(
         key=key,
-        kind=kind,
+        kind=kind.removesuffix(COPY_SUFFIX),
         sources=[url for _, _, url in announcers],
-        publisher=publisher,
+        publisher=writers[0][0] if writers else None,
         chosen_by=chosen_by,
     )
 

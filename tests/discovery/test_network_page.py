@@ -299,3 +299,30 @@ def test_an_investor_node_follows_only_so_many_books_by_itself(db, monkeypatch):
     _heard(*originators)
 
     assert Follow.objects.count() == 2
+
+
+@override_settings(GROWR_NODE_ROLE="investor")
+def test_an_investor_node_does_not_follow_a_copy_by_itself(db):
+    services.node_identity_start()
+    baraka = _record("Baraka Credit", books=(_book("projects@copy", b"p"),))
+
+    _heard(baraka)
+
+    assert not Follow.objects.exists()
+
+
+def test_a_follow_names_the_writer_as_publisher_and_every_holder_as_a_source(client, amina, amani):
+    baraka = _record("Baraka Credit", books=(_book("projects@copy", b"p"),), port=7002)
+    _heard(baraka)  # seen after amani: first among announcers
+    client.force_login(amina)
+
+    page = client.get("/staff/network/").content.decode()
+    client.post(f"/staff/network/books/{'70' * 32}/follow/")
+
+    assert "(a copy it serves)" in page
+    follow = Follow.objects.select_related("log").get()
+    assert (bytes(follow.publisher), follow.log.book) == (amani.node_id, "projects")
+    assert set(follow.sources.values_list("url", flat=True)) == {
+        "https://amani-microfinance.example",
+        "https://baraka-credit.example",
+    }

@@ -25,6 +25,11 @@ class Role(enum.StrEnum):
     INVESTOR = "investor"
 
 
+# Appended to the kind of a book a node serves but does not write (a copy of a followed book):
+# only a writer's own announcement names a book's publisher or makes investors follow it.
+COPY_SUFFIX = "@copy"
+
+
 @dataclass(frozen=True)
 class BookAnnouncement:
     """A public book a node serves: its Hypercore key, which book it is, and its length."""
