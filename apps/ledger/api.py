@@ -76,6 +76,21 @@ class PublicApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @staticmethod
+    def query(serializer_class, request) -> dict:
+        """The query string, checked by SERIALIZER_CLASS (a 400 naming each bad field)."""
+        query = serializer_class(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
+    @staticmethod
+    def in_range(select, **arguments):
+        """SELECT(**ARGUMENTS), a range the log cannot answer becoming a 400 that says why."""
+        try:
+            return select(**arguments)
+        except selectors.RangeError as exc:
+            raise ValidationError({"range": [str(exc)]}) from exc
+
     def log_or_404(self, key: str) -> Log:
         log = selectors.log_by_key(key_hex=key)
         if log is None:
@@ -126,12 +141,7 @@ class BlockRangeApi(PublicApi):
     )
     def get(self, request, key: str):
         log = self.log_or_404(key)
-        query = BlockRangeInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        try:
-            answer = selectors.log_range(log=log, **query.validated_data)
-        except selectors.RangeError as exc:
-            raise ValidationError({"range": [str(exc)]}) from exc
+        answer = self.in_range(selectors.log_range, log=log, **self.query(BlockRangeInput, request))
         return Response(
             {
                 "key": bytes(log.key).hex(),
@@ -188,21 +198,17 @@ class ReplicationRangeApi(PublicApi):
     )
     def get(self, request, key: str):
         log = self.log_or_404(key)
-        query = ReplicationRangeInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        try:
-            answer = selectors.log_replication_range(
-                log=log, start=query.validated_data["start"], end=query.validated_data["end"]
-            )
-        except selectors.RangeError as exc:
-            raise ValidationError({"range": [str(exc)]}) from exc
+        query = self.query(ReplicationRangeInput, request)
+        answer = self.in_range(
+            selectors.log_replication_range, log=log, start=query["start"], end=query["end"]
+        )
         header = {
             "key": bytes(log.key).hex(),
             "head": log_json(log)["head"],
-            "start": query.validated_data["start"],
+            "start": query["start"],
             "upgrade": proof_json(answer.upgrade)["upgrade"] if answer.upgrade else None,
         }
-        if query.validated_data["encoding"] == "binary":
+        if query["encoding"] == "binary":
             return HttpResponse(
                 replication_binary(header, answer.values), content_type=BINARY_RANGE_TYPE
             )

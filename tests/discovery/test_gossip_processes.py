@@ -293,7 +293,8 @@ def test_a_node_of_another_network_is_refused_and_forgeries_are_ignored(network)
         what="amani refuses both forged claims",
         nodes=nodes,
     )
-    time.sleep(2 * FLUSH_SECONDS)
+    # The refusals are counted as the claims are handled and saved by the same flush as any
+    # change they made, so the table now shows what the forgeries did: nothing.
     assert amani.peers()[baraka_id] == baraka_before
     assert baraka_before[0] == Status.ALIVE
     assert baraka.peers()[amani.node_id()][0] == Status.ALIVE
@@ -359,7 +360,7 @@ async def _send_forgeries(
         key=mallory, network_id=network_id, record=lambda: record, deliver=lambda *_: None
     )
     try:
+        # Sent and drained: the bytes are with the kernel, delivered before the close.
         assert await transport.send(HOST, target.port, Gossip((left, alive)))
-        await asyncio.sleep(0.5)
     finally:
         await transport.close()

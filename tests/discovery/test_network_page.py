@@ -9,9 +9,7 @@ import datetime as dt
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connection
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.discovery import consumers, selectors, services
@@ -22,6 +20,7 @@ from apps.discovery.models import Ban, NodeIdentity, Peer, Seed
 from apps.ledger.models import Follow
 from growr_site.asgi import application
 from tests.discovery.records import node_key, signed_record
+from tests.queries import page_queries
 
 NETWORK = network_id_for("growr-test")
 AGENT_STATUS = AgentStatus(b"n" * 32, 1, 0, 0, {"wrong network": 2}, 1, 5, {}, 0)
@@ -88,15 +87,10 @@ def test_the_page_says_when_the_agent_is_silent(client, juma, amani):
 def test_the_page_costs_the_same_queries_for_three_peers_and_thirty(client, amina, amani):
     client.force_login(amina)
 
-    def queries() -> int:
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get("/staff/network/").status_code == 200
-        return len(captured)
-
-    few = queries()
+    few = page_queries(client, "/staff/network/")
     _heard(*[_record(f"Node {i}", books=(_book("projects", bytes([i]), i),)) for i in range(30)])
     assert Peer.objects.count() == 31
-    assert queries() == few
+    assert page_queries(client, "/staff/network/") == few
 
 
 def test_amina_follows_and_unfollows_a_book_a_peer_announces(client, amina, amani):

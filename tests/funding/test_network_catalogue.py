@@ -7,8 +7,6 @@ import json
 import uuid
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from apps.discovery import services as discovery_services
 from apps.discovery.gossip.agent import AgentStatus, PeerView
@@ -18,6 +16,7 @@ from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.services import book_publish, outbox_flush
 from tests.discovery.records import node_key, signed_record
 from tests.ledger.replica_sources import HonestSource, MemoryBook
+from tests.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -99,14 +98,9 @@ def test_the_catalogue_costs_the_same_queries_for_few_and_many_projects(
 ):
     client.force_login(ines)
 
-    def queries() -> int:
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get("/invest/projects/").status_code == 200
-        return len(captured)
-
-    few = queries()
+    few = page_queries(client, "/invest/projects/")
     _publish(*(f"Kijani project {n}" for n in range(20)))
-    assert queries() == few
+    assert page_queries(client, "/invest/projects/") == few
 
 
 def test_an_empty_network_says_where_projects_come_from(client, pablo, db):

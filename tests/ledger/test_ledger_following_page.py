@@ -5,13 +5,12 @@ and investors do not see it. A fork is shown as an alert."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from apps.ledger.follow_services import follow_pull, follow_start
 from apps.ledger.models import Follow, FollowState, ForkEvidence, ReplicationEvent
 from tests.ledger.replica_sources import HonestSource, LyingSource, MemoryBook, entry
 from tests.ledger.test_ledger_follow import _flip_a_value
+from tests.queries import page_queries
 
 AMANI_URL = "http://amani.example"
 
@@ -44,16 +43,11 @@ def test_amina_sees_the_followed_book_with_its_source_and_state(client, amina, f
 def test_the_page_costs_the_same_queries_for_one_follow_and_ten(client, amina, followed):
     client.force_login(amina)
 
-    def queries() -> int:
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get("/staff/books/following/").status_code == 200
-        return len(captured)
-
-    one = queries()
+    one = page_queries(client, "/staff/books/following/")
     for n in range(9):
         other = MemoryBook(seed=f"book-{n}".encode().ljust(32, b"\0"))
         follow_start(key=other.key, kind="projects", sources=[f"http://node-{n}.example"])
-    assert queries() == one
+    assert page_queries(client, "/staff/books/following/") == one
 
 
 def test_a_lying_source_shows_among_the_faults(client, juma, amani_book):
