@@ -37,8 +37,7 @@ def ensure_file_broker_folders(transport_options: dict) -> None:
 def _announce_worker(sender, **kwargs) -> None:
     # A heartbeat sent through the broker at start-up turns /health/ green without waiting
     # for beat's first tick, and still proves the broker -> worker path.
-    from apps.ledger.tasks import node_profile_sync_task
-    from apps.node.tasks import worker_heartbeat_task
+    from apps.node.tasks import node_profile_sync_task, worker_heartbeat_task
 
     worker_heartbeat_task.delay()
     # The books and the node profile exist from the first start, not a minute later.

@@ -15,7 +15,7 @@ def beat_schedule() -> dict:
             "options": {"expires": interval},
         },
         "ledger-node-profile": {
-            "task": "apps.ledger.tasks.node_profile_sync_task",
+            "task": "apps.node.tasks.node_profile_sync_task",
             "schedule": 60.0,
         },
         "ledger-follows-poll": {

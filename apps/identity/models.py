@@ -131,3 +131,222 @@ class StaffInvitation(models.Model):
     def is_open(self, *, now=None) -> bool:
         now = now or timezone.now()
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+# --- Wallets, credentials and presentations ------------------------------------------------
+
+
+class Custody(models.TextChoices):
+    CUSTODIAL = "custodial", "Custodial (the node keeps the key)"
+    SELF = "self", "Self-custody (the holder keeps the key)"
+
+
+class Wallet(models.Model):
+    """The did:key of a person or an organization. Custodial: the node keeps the private key,
+    sealed under the node master key. Self-custody: the node knows only the DID."""
+
+    user = models.OneToOneField(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="wallet"
+    )
+    organization = models.OneToOneField(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="wallet"
+    )
+    did = models.CharField(max_length=120, unique=True)
+    custody = models.CharField(max_length=16, choices=Custody.choices, default=Custody.CUSTODIAL)
+    sealed_key = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="wallet_has_one_owner",
+                condition=(
+                    Q(user__isnull=False, organization__isnull=True)
+                    | Q(user__isnull=True, organization__isnull=False)
+                ),
+            ),
+            models.CheckConstraint(
+                name="wallet_key_matches_custody",
+                condition=(
+                    Q(custody="custodial", sealed_key__isnull=False)
+                    | Q(custody="self", sealed_key__isnull=True)
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.organization}: {self.did}"
+
+
+class WalletEvent(models.Model):
+    """What happened to a wallet and every use of a custodial key, shown to its owner."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Wallet created"
+        KEY_EXPORTED = "key_exported", "Private key exported"
+        SELF_CUSTODY = "self_custody", "Switched to self-custody"
+        PRESENTED = "presented", "Presentation signed by the node for the holder"
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    did = models.CharField(max_length=120)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.did})"
+
+
+class Challenge(models.Model):
+    """A single-use nonce this node handed out: to prove control of a DID, or to answer with a
+    presentation (then bound to this node's domain and, optionally, to what it asks for)."""
+
+    class Purpose(models.TextChoices):
+        DID_CONTROL = "did_control", "Prove control of a DID"
+        PRESENTATION = "presentation", "Present credentials"
+
+    nonce = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="challenges"
+    )
+    domain = models.CharField(max_length=253)
+    request = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="challenge_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.nonce[:8]}…"
+
+
+class TrustedIssuer(models.Model):
+    """An issuer outside this node whose credentials the operator accepts. Organizations on this
+    node and GROWR_TRUSTED_ISSUERS are trusted without a row."""
+
+    did = models.CharField(max_length=120, unique=True)
+    label = models.CharField(max_length=200)
+    added_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.did})"
+
+
+class StatusList(models.Model):
+    """One bitstring status list of an organization on this node. Every change is signed by the
+    organization's key and published, whole, to the credential status book."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="status_lists"
+    )
+    number = models.PositiveIntegerField()
+    purpose = models.CharField(max_length=16, default="revocation")
+    bits = models.BinaryField()
+    seq = models.PositiveBigIntegerField(default=0)
+    issued = models.PositiveIntegerField(default=0)
+    # Bits are handed out as (multiplier * n + offset) mod the list size: a shuffled order.
+    multiplier = models.PositiveIntegerField(default=1)
+    offset = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "number", "purpose"], name="status_list_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} {self.purpose} list {self.number}"
+
+
+class CredentialRecord(models.Model):
+    """A credential in a borrower's credit record: issued here, or imported after verification.
+    Private: the document holds personal claims and never leaves this node unasked."""
+
+    class Source(models.TextChoices):
+        ISSUED = "issued", "Issued on this node"
+        IMPORTED = "imported", "Imported by the holder"
+
+    holder = models.ForeignKey(User, on_delete=models.PROTECT, related_name="credentials")
+    holder_did = models.CharField(max_length=120)
+    credential_type = models.CharField(max_length=40)
+    format = models.CharField(max_length=8)
+    credential_id = models.CharField(max_length=200, unique=True)
+    issuer_did = models.CharField(max_length=120)
+    issuer_organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="issued"
+    )
+    issued_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    # The LDP JSON object, or the SD-JWT string with all its disclosures, exactly as issued.
+    document = models.JSONField()
+    claims = models.JSONField()
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    status_list = models.ForeignKey(
+        StatusList, null=True, blank=True, on_delete=models.PROTECT, related_name="credentials"
+    )
+    status_list_number = models.PositiveIntegerField(null=True, blank=True)
+    status_index = models.PositiveIntegerField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revocation_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-valid_from", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status_list", "status_index"], name="credential_status_bit"
+            )
+        ]
+        indexes = [models.Index(fields=["holder", "credential_type"], name="credential_holder")]
+
+    def __str__(self) -> str:
+        return f"{self.credential_type} for {self.holder} from {self.issuer_did}"
+
+
+class PresentationRecord(models.Model):
+    """What the node keeps of one presentation: whose it was, the result, which check failed,
+    and only the disclosed claims the request asked for."""
+
+    challenge = models.OneToOneField(
+        Challenge, on_delete=models.PROTECT, related_name="presentation"
+    )
+    holder = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="presentations"
+    )
+    holder_did = models.CharField(max_length=120, blank=True)
+    verified = models.BooleanField()
+    failed_check = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    disclosed = models.JSONField(default=dict)
+    issuers = models.JSONField(default=list)
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-verified_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "verified" if self.verified else f"refused ({self.failed_check})"
+        return f"presentation {self.challenge.nonce[:8]}… {outcome}"

@@ -152,7 +152,7 @@ ENTRY_TYPES: dict[tuple[str, int], EntryType] = {
         ),
         EntryType(
             "growr/credential-status-list",
-            1,
+            2,
             Book.CREDENTIAL_STATUS,
             _object(
                 {
@@ -165,6 +165,12 @@ ENTRY_TYPES: dict[tuple[str, int], EntryType] = {
                         "pattern": r"^[A-Za-z0-9_-]+$",
                         "maxLength": 60000,
                     },
+                    # Raised by every change; readers keep the highest, so an old list (with a
+                    # credential not yet revoked) cannot be replayed.
+                    "seq": {"type": "integer", "minimum": 0},
+                    # The issuer's Ed25519 signature (base64url) over the other fields, so no
+                    # node serving the book can forge an issuer's list.
+                    "signature": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{86}$"},
                 },
             ),
         ),

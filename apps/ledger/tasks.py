@@ -20,20 +20,6 @@ def outbox_sweep_task() -> int:
 
 
 @shared_task
-def node_profile_sync_task() -> bool:
-    from django.conf import settings
-
-    from .services import node_profile_sync
-
-    return node_profile_sync(
-        name=settings.GROWR_NODE_NAME,
-        url=settings.GROWR_PUBLIC_URL,
-        role=settings.GROWR_NODE_ROLE,
-        trusted_issuers=settings.GROWR_TRUSTED_ISSUERS,
-    )
-
-
-@shared_task
 def follow_pull_task(follow_id: int) -> int:
     from .follow_services import follow_pull
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
-from .secrets import decode_master_key, env_secret, local_secret, new_master_key
+from .secrets import (
+    decode_master_key,
+    decode_previous_master_keys,
+    env_secret,
+    local_secret,
+    new_master_key,
+)
 
 SECRET_KEY = env_secret("SECRET_KEY") or local_secret(
     VAR_DIR / "secret_key", generate=lambda: new_master_key() + new_master_key()
@@ -16,6 +22,7 @@ SECRET_KEY = env_secret("SECRET_KEY") or local_secret(
 GROWR_MASTER_KEY = decode_master_key(
     env_secret("GROWR_MASTER_KEY") or local_secret(VAR_DIR / "master_key", generate=new_master_key)
 )
+GROWR_MASTER_KEYS_PREVIOUS = decode_previous_master_keys(env_secret("GROWR_MASTER_KEYS_PREVIOUS"))
 GROWR_DEMO_DATA_ALLOWED = True
 # One machine, a network of nodes on loopback (demo, tests): sources on 127.0.0.1 are fine.
 GROWR_FOLLOW_PRIVATE_SOURCES = env.bool("GROWR_FOLLOW_PRIVATE_SOURCES", default=True)

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import REDIS_URL, env
-from .secrets import decode_master_key, env_secret
+from .secrets import decode_master_key, decode_previous_master_keys, env_secret
 
 MIN_SECRET_KEY_LENGTH = 50
 
@@ -42,6 +42,7 @@ if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is not set: a production node needs it")
 SECRET_KEY = _checked_secret_key(_required_secret("SECRET_KEY"))
 GROWR_MASTER_KEY = decode_master_key(_required_secret("GROWR_MASTER_KEY"))
+GROWR_MASTER_KEYS_PREVIOUS = decode_previous_master_keys(env_secret("GROWR_MASTER_KEYS_PREVIOUS"))
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # TLS is terminated in front of the node (a reverse proxy or the cloud load balancer).

@@ -67,3 +67,9 @@ def decode_master_key(value: str) -> bytes:
             "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
         )
     return key
+
+
+def decode_previous_master_keys(value: str | None) -> list[bytes]:
+    """GROWR_MASTER_KEYS_PREVIOUS: comma-separated keys that values may still be sealed under
+    while `manage.py reseal` moves them to the current key."""
+    return [decode_master_key(part.strip()) for part in (value or "").split(",") if part.strip()]

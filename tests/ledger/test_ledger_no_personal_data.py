@@ -9,7 +9,8 @@ from django.urls import reverse
 from apps.identity.models import Role
 from apps.identity.services import staff_invitation_accept, staff_invitation_create
 from apps.ledger.models import Block, Book, Log
-from apps.ledger.tasks import node_profile_sync_task, outbox_sweep_task
+from apps.ledger.tasks import outbox_sweep_task
+from apps.node.tasks import node_profile_sync_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

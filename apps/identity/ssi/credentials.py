@@ -237,7 +237,7 @@ def verify_ldp_proof(credential: Credential) -> None:
         raise CheckFailed(SIGNATURE, "the credential is signed by a key that is not its issuer's")
 
 
-def _sd_jwt_status(claim: object, issuer: str) -> StatusRef | None:
+def sd_jwt_status(claim: object, issuer: str) -> StatusRef | None:
     if claim is None:
         return None
     growr = claim.get("growr") if isinstance(claim, dict) else None
@@ -284,7 +284,7 @@ def read_sd_jwt(
         claims=claims,
         valid_from=valid_from,
         valid_until=None if "exp" not in payload else _epoch(payload["exp"], "exp"),
-        status=_sd_jwt_status(payload.get("status"), issuer),
+        status=sd_jwt_status(payload.get("status"), issuer),
         document=token,  # type: ignore[arg-type]
     )
 

@@ -1,0 +1,142 @@
+"""Writes for wallets: DIDs, custodial keys, export, the move to self-custody, challenges."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.ledger.sealing import seal, unseal
+
+from .credential_selectors import node_domain
+from .models import Challenge, Custody, Organization, User, Wallet, WalletEvent
+from .ssi.didkey import Ed25519Key, InvalidDid, public_key_from_did
+from .ssi.jose import InvalidJws, parse_jws
+
+CHALLENGE_TTL = timedelta(minutes=10)
+DID_CONTROL = "did_control"
+
+
+class ChallengeError(ValidationError):
+    """A nonce that is unknown, someone else's, expired or already used."""
+
+
+def _new_wallet(**owner) -> Wallet:
+    key = Ed25519Key.generate()
+    try:
+        with transaction.atomic():
+            wallet = Wallet.objects.create(did=key.did, sealed_key=seal(key.seed), **owner)
+    except IntegrityError:
+        # Another request made this owner's wallet first; theirs is the one.
+        return Wallet.objects.get(**owner)
+    WalletEvent.objects.create(wallet=wallet, kind=WalletEvent.Kind.CREATED, did=wallet.did)
+    return wallet
+
+
+def wallet_of_user(*, user: User) -> Wallet:
+    """The person's wallet, made (custodial) the first time it is needed."""
+    wallet = Wallet.objects.filter(user=user).first()
+    return wallet or _new_wallet(user=user)
+
+
+def wallet_of_organization(*, organization: Organization) -> Wallet:
+    wallet = Wallet.objects.filter(organization=organization).first()
+    return wallet or _new_wallet(organization=organization)
+
+
+def custodial_key(*, wallet: Wallet) -> Ed25519Key:
+    if wallet.custody != Custody.CUSTODIAL or wallet.sealed_key is None:
+        raise PermissionDenied("This wallet is in self-custody: the node does not hold its key.")
+    return Ed25519Key(unseal(bytes(wallet.sealed_key)))
+
+
+@transaction.atomic
+def wallet_key_export(*, user: User, password: str) -> dict:
+    """The custodial private key as a JWK, for the holder to take into their own wallet. The
+    password is asked again: a session left open must not hand the key over."""
+    if not user.check_password(password):
+        raise ValidationError({"password": "The password is not right."})
+    wallet = Wallet.objects.select_for_update().get(pk=wallet_of_user(user=user).pk)
+    key = custodial_key(wallet=wallet)
+    WalletEvent.objects.create(
+        wallet=wallet, kind=WalletEvent.Kind.KEY_EXPORTED, did=wallet.did, actor=user
+    )
+    return {**key.private_jwk(), "kid": key.verification_method}
+
+
+def challenge_issue(*, user: User | None, purpose: str, request: dict | None = None) -> Challenge:
+    now = timezone.now()
+    return Challenge.objects.create(
+        nonce=secrets.token_urlsafe(32),
+        purpose=purpose,
+        user=user,
+        domain=node_domain(),
+        request=request,
+        created_at=now,
+        expires_at=now + CHALLENGE_TTL,
+    )
+
+
+def challenge_take(*, nonce: str, purpose: str, user: User | None) -> Challenge:
+    """Use up a challenge: at most once, before it expires, by the person it was issued to."""
+    challenge = Challenge.objects.filter(nonce=nonce, purpose=purpose).first()
+    if challenge is None:
+        raise ChallengeError("This challenge was not issued by this node.")
+    if challenge.user_id is not None and (user is None or challenge.user_id != user.pk):
+        raise ChallengeError("This challenge was issued to someone else.")
+    now = timezone.now()
+    taken = Challenge.objects.filter(
+        pk=challenge.pk, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not taken:
+        if challenge.used_at is not None:
+            raise ChallengeError("This challenge was used already; ask for a new one.")
+        raise ChallengeError("This challenge expired; ask for a new one.")
+    challenge.used_at = now
+    return challenge
+
+
+def did_control_proof_check(*, proof: str, user: User) -> str:
+    """The DID a holder proved control of: a compact EdDSA JWS by that DID's key over
+    {iss: DID, aud: this node's domain, nonce: a did_control challenge, purpose: did_control}."""
+    try:
+        parsed = parse_jws(proof)
+        did = parsed.payload.get("iss")
+        public_key = public_key_from_did(did)
+    except (InvalidJws, InvalidDid) as exc:
+        raise ValidationError({"proof": str(exc)}) from exc
+    kid = parsed.header.get("kid")
+    if not isinstance(kid, str) or kid.split("#", 1)[0] != did:
+        raise ValidationError({"proof": "The proof's key id (kid) must be a key of its DID."})
+    if parsed.payload.get("purpose") != DID_CONTROL:
+        raise ValidationError({"proof": "The proof must say purpose: did_control."})
+    if parsed.payload.get("aud") != node_domain():
+        raise ValidationError({"proof": f"The proof must be meant for {node_domain()}."})
+    if not parsed.verify_with(public_key):
+        raise ValidationError({"proof": "The signature does not verify with the DID's key."})
+    nonce = parsed.payload.get("nonce")
+    if not isinstance(nonce, str):
+        raise ValidationError({"proof": "The proof answers no challenge (nonce)."})
+    challenge_take(nonce=nonce, purpose=DID_CONTROL, user=user)
+    return did
+
+
+@transaction.atomic
+def wallet_self_custody_register(*, user: User, proof: str) -> Wallet:
+    """Move a person's wallet to self-custody with a DID they proved they control. The node
+    forgets the custodial key; the move is recorded in the wallet's history."""
+    did = did_control_proof_check(proof=proof, user=user)
+    wallet = Wallet.objects.select_for_update().get(pk=wallet_of_user(user=user).pk)
+    if Wallet.objects.filter(did=did).exclude(pk=wallet.pk).exists():
+        raise ValidationError({"proof": "This DID belongs to another account on this node."})
+    previous = wallet.did
+    wallet.did, wallet.custody, wallet.sealed_key = did, Custody.SELF, None
+    wallet.save(update_fields=["did", "custody", "sealed_key"])
+    detail = "same DID as before" if did == previous else f"DID changed from {previous}"
+    WalletEvent.objects.create(
+        wallet=wallet, kind=WalletEvent.Kind.SELF_CUSTODY, did=did, actor=user, detail=detail
+    )
+    return wallet
