@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
 
 import didkit
@@ -19,6 +20,7 @@ import didkit
 from .didkey import Ed25519Key
 
 _local = threading.local()
+_side_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="didkit")
 PROOF_CACHE_SIZE = 4096
 
 
@@ -32,6 +34,15 @@ async def _await(function, *args):
 
 
 def _run(function, *args):
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_here(function, *args)
+    # Called from async code (a running loop in this thread): run on a thread of our own.
+    return _side_thread.submit(_run_here, function, *args).result()
+
+
+def _run_here(function, *args):
     loop = getattr(_local, "loop", None)
     if loop is None:
         loop = _local.loop = asyncio.new_event_loop()
