@@ -12,8 +12,8 @@ import asyncio
 import hashlib
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import didkit
 
