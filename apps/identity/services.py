@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from .models import SELF_REGISTRATION_ROLES, STAFF_ROLES, Organization, Role, StaffInvitation, User
 from .notifications import notify_user
+from .wallet_services import wallet_of_organization, wallet_of_user
 
 INVITATION_TOKEN_BYTES = 32
 
@@ -38,9 +39,12 @@ def _create_user(
     validate_password(password, user=candidate)
     try:
         with transaction.atomic():
-            return User.objects.create_user(
+            user = User.objects.create_user(
                 email, password, full_name=candidate.full_name, role=role, organization=organization
             )
+            # Every person has a DID from the start (custodial until they bring their own).
+            wallet_of_user(user=user)
+            return user
     except IntegrityError as exc:
         # Another request registered the same address between our check and our insert.
         raise ValidationError(
@@ -67,6 +71,7 @@ def organization_create(
     if Organization.objects.filter(slug=slug).exists():
         raise ValidationError({"name": "An organization with this name already exists."})
     organization = Organization.objects.create(name=name.strip(), slug=slug)
+    wallet_of_organization(organization=organization)
     _create_user(
         email=admin_email,
         full_name=admin_full_name,
