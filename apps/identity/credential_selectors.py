@@ -28,8 +28,8 @@ def node_domain() -> str:
 def trusted_issuer_dids() -> set[str]:
     """Organizations on this node, GROWR_TRUSTED_ISSUERS, and the issuers the operator added."""
     own = Wallet.objects.filter(organization__isnull=False).values_list("did", flat=True)
-    added = TrustedIssuer.objects.values_list("did", flat=True)
-    return {*own, *added, *settings.GROWR_TRUSTED_ISSUERS}
+    added = TrustedIssuer.objects.order_by().values_list("did", flat=True)
+    return {*own.union(added), *settings.GROWR_TRUSTED_ISSUERS}
 
 
 def status_key(*, issuer: str, number: int, purpose: str) -> str:
@@ -103,12 +103,29 @@ def status_lookup(refs: Iterable[StatusRef]) -> Callable[[StatusRef], bool | Non
     return status_bit
 
 
-def trust_context(*, refs: Iterable[StatusRef], now: datetime | None = None) -> TrustContext:
-    trusted = trusted_issuer_dids()
+class _StatusBits:
+    """status_bit for a TrustContext, answering from the lists fetched by the last prefetch."""
+
+    def __init__(self) -> None:
+        self._lookup: Callable[[StatusRef], bool | None] = lambda ref: None
+
+    def prefetch(self, refs: list[StatusRef]) -> None:
+        self._lookup = status_lookup(refs)
+
+    def __call__(self, ref: StatusRef) -> bool | None:
+        return self._lookup(ref)
+
+
+def trust_context(*, refs: Iterable[StatusRef] = (), now: datetime | None = None) -> TrustContext:
+    """What this node trusts now. Status lists of REFS are fetched at once; a presentation's
+    verification fetches those of its credentials through `prefetch`."""
+    bits = _StatusBits()
+    bits.prefetch(list(refs))
     return TrustContext(
         now=now or timezone.now(),
-        is_trusted_issuer=trusted.__contains__,
-        status_bit=status_lookup(refs),
+        is_trusted_issuer=trusted_issuer_dids().__contains__,
+        status_bit=bits,
+        prefetch=bits.prefetch,
     )
 
 

@@ -36,7 +36,6 @@ from .ssi.didkey import InvalidDid, public_key_from_did
 from .ssi.presentation import (
     VerifiedPresentation,
     build_presentation,
-    credential_status_refs,
     presentation_nonce,
     validate_request,
     verify_presentation,
@@ -436,6 +435,14 @@ class PresentationOutcome:
     presentation: VerifiedPresentation | None = None
 
 
+def _holder_did(challenge: Challenge, user: User) -> str | None:
+    """The DID of USER's wallet; read with the challenge already when it was issued to USER."""
+    if challenge.user_id == user.pk:
+        wallet = getattr(challenge.user, "wallet", None)
+        return wallet.did if wallet else None
+    return selectors.wallet_did(user=user)
+
+
 @transaction.atomic
 def presentation_verify(*, envelope: object, user: User | None) -> PresentationOutcome:
     """Verify a presentation answering one of this node's challenges. Only a verified one is
@@ -445,7 +452,7 @@ def presentation_verify(*, envelope: object, user: User | None) -> PresentationO
     try:
         nonce = presentation_nonce(envelope)
         challenge = challenge_take(nonce=nonce, purpose=Challenge.Purpose.PRESENTATION, user=user)
-        context = selectors.trust_context(refs=credential_status_refs(envelope))
+        context = selectors.trust_context()
         verified = verify_presentation(
             envelope,
             challenge=challenge.nonce,
@@ -453,7 +460,7 @@ def presentation_verify(*, envelope: object, user: User | None) -> PresentationO
             context=context,
             request=challenge.request,
         )
-        if user is not None and verified.holder != selectors.wallet_did(user=user):
+        if user is not None and verified.holder != _holder_did(challenge, user):
             raise vc.CheckFailed(vc.HOLDER_BINDING, "the presentation is another holder's")
     except ChallengeError as exc:
         return PresentationOutcome(False, vc.CHALLENGE, exc.messages[0])

@@ -82,7 +82,11 @@ def challenge_issue(*, user: User | None, purpose: str, request: dict | None = N
 
 def challenge_take(*, nonce: str, purpose: str, user: User | None) -> Challenge:
     """Use up a challenge: at most once, before it expires, by the person it was issued to."""
-    challenge = Challenge.objects.filter(nonce=nonce, purpose=purpose).first()
+    challenge = (
+        Challenge.objects.select_related("user__wallet")
+        .filter(nonce=nonce, purpose=purpose)
+        .first()
+    )
     if challenge is None:
         raise ChallengeError("This challenge was not issued by this node.")
     if challenge.user_id is not None and (user is None or challenge.user_id != user.pk):

@@ -77,6 +77,9 @@ class TrustContext:
     now: datetime
     is_trusted_issuer: Callable[[str], bool]
     status_bit: Callable[[StatusRef], bool | None]
+    # Told every status reference of a presentation before status_bit is asked about any, so
+    # a node can fetch the lists they need at once.
+    prefetch: Callable[[list[StatusRef]], None] | None = None
 
 
 def _iso(moment: datetime) -> str:

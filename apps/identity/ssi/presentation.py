@@ -29,12 +29,10 @@ from .credentials import (
     check_trust_validity_status,
     read_ldp,
     read_sd_jwt,
-    sd_jwt_status,
     verify_ldp_proof,
 )
 from .didkey import Ed25519Key
 from .jose import InvalidJws, ParsedJws, parse_jws, sign_jws
-from .statuslist import StatusRef
 
 MAX_CREDENTIALS = 10
 ENVELOPE_KEYS = frozenset({"presentation", "sd_jwt"})
@@ -113,28 +111,6 @@ def presentation_nonce(envelope: object) -> str:
     return nonce
 
 
-def credential_status_refs(envelope: object) -> list[StatusRef]:
-    """Where the status bits of a presentation's credentials are, read without verifying
-    anything, so a verifier can fetch every status list it needs at once beforehand."""
-    try:
-        parsed = _parse_envelope(envelope)
-    except CheckFailed:
-        return []
-    refs = []
-    for document in parsed.ldp_documents:
-        try:
-            refs.append(read_ldp(document).status)
-        except CheckFailed:
-            continue
-    for token in parsed.sd_jwts:
-        try:
-            payload = parse_jws(token.split("~", 1)[0]).payload
-            refs.append(sd_jwt_status(payload.get("status"), payload.get("iss")))
-        except (InvalidJws, CheckFailed, ValueError, TypeError):
-            continue
-    return [ref for ref in refs if ref is not None]
-
-
 def _check_holder(parsed: _Envelope, credentials: list[Credential]) -> str:
     holder = parsed.vp.payload.get("iss")
     body = parsed.vp.payload["vp"]
@@ -192,6 +168,8 @@ def verify_presentation(
         verify_ldp_proof(credential)
     credentials += [read_sd_jwt(t, nonce=challenge, audience=domain) for t in parsed.sd_jwts]
     holder = _check_holder(parsed, credentials)
+    if context.prefetch is not None:
+        context.prefetch([c.status for c in credentials if c.status is not None])
     for credential in credentials:
         check_trust_validity_status(credential, context)
     if request is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 
 from jwcrypto.jwk import JWK
 from sd_jwt.common import SDObj
@@ -31,7 +32,9 @@ def _jwk(key: Ed25519Key, *, private: bool) -> JWK:
     return JWK(**(key.private_jwk() if private else key.public_jwk()))
 
 
+@lru_cache(maxsize=1024)
 def _public_jwk_of(did: str) -> JWK:
+    # Cached: issuers are few and a did:key always names the same key.
     return JWK(kty="OKP", crv="Ed25519", x=b64url_encode(public_key_from_did(did)))
 
 
