@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from apps.identity.credential_services import credential_issue
 from apps.identity.models import Organization, Role, User
 from apps.identity.services import (
     organization_create,
@@ -46,7 +47,49 @@ def demo_data_ensure() -> list[DemoLogin]:
         if created:
             organization = _create_demo_person(email, full_name, role, organization)
         logins.append(DemoLogin(email=email, role=Role(role).label, portal=portal, created=created))
+    _demo_credentials()
     return logins
+
+
+DEMO_CREDENTIALS = {
+    "wanjiru@demo.growr.test": [
+        ("age", {"birthDate": "1991-04-17"}),
+        ("monthly_income", {"monthlyIncome": {"amount": "38000.00", "currency": "KES"}}),
+        (
+            "kyc",
+            {
+                "given_name": "Wanjiru",
+                "family_name": "Borrower",
+                "birthdate": "1991-04-17",
+                "nationality": "KE",
+                "address": "Plot 7, Njoro Road, Nakuru",
+                "id_number": "29384756",
+            },
+        ),
+    ],
+    "otieno@demo.growr.test": [
+        ("age", {"birthDate": "1984-11-02"}),
+        ("citizenship", {"citizenship": "KE"}),
+        ("land_size", {"landSizeHectares": "1.75"}),
+        (
+            "cooperative_membership",
+            {"cooperative": "Kisumu Rice Growers", "memberSince": "2016-03-01"},
+        ),
+    ],
+}
+
+
+def _demo_credentials() -> None:
+    """The demo borrowers' credit records, issued by the demo organization's admin once."""
+    issuer = User.objects.filter(email=DEMO_PEOPLE[1][0]).first()
+    for email, credentials in DEMO_CREDENTIALS.items():
+        holder = User.objects.filter(email=email).first()
+        if issuer is None or holder is None or holder.credentials.exists():
+            continue
+        for credential_type, claims in credentials:
+            credential_issue(
+                issuer=issuer, holder=holder, credential_type=credential_type, claims=claims
+            )
 
 
 def _create_demo_person(email, full_name, role, organization):
