@@ -36,8 +36,10 @@ from .models import Ban, NodeIdentity, Peer, Seed
 
 logger = logging.getLogger(__name__)
 
-# The book an investor node follows on every originator node it hears of, up to a limit.
-AUTO_FOLLOWED_KIND = "projects"
+# The books a node follows on every originator node it hears of, up to a limit: an investor
+# node the projects (what its investors browse), an originator node the credential status lists
+# (so it checks revocation of other originators' credentials offline).
+AUTO_FOLLOWED_KINDS = {Role.INVESTOR: "projects", Role.ORIGINATOR: "credential_status"}
 AUTO_FOLLOW_LIMIT = 200
 
 _SAVE_RECORD = (
@@ -198,7 +200,7 @@ def _served_books() -> list[BookAnnouncement]:
     )
     rows = sorted(
         logs.values_list("writer", "book", "pk", "key", "length"),
-        key=lambda row: (not row[0], row[1] != AUTO_FOLLOWED_KIND, row[1], row[2]),
+        key=lambda row: (not row[0], row[1] != AUTO_FOLLOWED_KINDS[Role.INVESTOR], row[1], row[2]),
     )
     kinds = [
         (book if writer else book + COPY_SUFFIX, key, length)
@@ -222,10 +224,10 @@ def gossip_advertised_address() -> Address:
 
 
 def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
-    """Every node that announces a followed book becomes a source of it; an investor node also
-    follows every originator's projects book by itself (what its investors browse)."""
+    """Every node that announces a followed book becomes a source of it; a node also follows
+    by itself one kind of book of every originator (AUTO_FOLLOWED_KINDS)."""
     announced = [(record, book) for record in records for book in record.books]
-    investor_node = settings.GROWR_NODE_ROLE == Role.INVESTOR
+    auto_followed_kind = AUTO_FOLLOWED_KINDS[Role(settings.GROWR_NODE_ROLE)]
     followed = {
         bytes(key): follow
         for key, follow in (
@@ -243,9 +245,8 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
             if book.length > follow.log.length and follow.state == FollowState.ACTIVE:
                 behind.add(follow.pk)
         elif (
-            investor_node
-            and record.role is Role.ORIGINATOR
-            and book.kind == AUTO_FOLLOWED_KIND
+            record.role is Role.ORIGINATOR
+            and book.kind == auto_followed_kind
             and _auto_follows_left()
         ):
             followed[book.key] = follow_start(

@@ -174,8 +174,17 @@ def test_an_investor_node_follows_every_originators_projects_book_by_itself(db):
     )
 
 
-def test_an_originator_node_follows_nothing_by_itself(amani):
-    assert not Follow.objects.exists()
+def test_an_originator_node_follows_other_originators_credential_status_books_only(amani):
+    assert not Follow.objects.exists()  # amani announces projects and loans
+    baraka = _record(
+        "Baraka Credit", books=(_book("projects", b"q"), _book("credential_status", b"s"))
+    )
+    pablo = _record("Pablo's node", role=Role.INVESTOR, books=(_book("credential_status", b"t"),))
+
+    _heard(baraka, pablo)
+
+    follow = Follow.objects.get()
+    assert (bytes(follow.log.key), follow.log.book) == (b"s" * 32, "credential_status")
 
 
 def _communicator(user) -> WebsocketCommunicator:
