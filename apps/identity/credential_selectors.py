@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import pycountry
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from apps.ledger.entries import InvalidEntry, decode_entry
 from apps.ledger.models import Block, Book, BookKey
 
-from .models import CredentialRecord, StatusList, TrustedIssuer, User, Wallet
+from .models import CredentialRecord, Organization, StatusList, TrustedIssuer, User, Wallet
+from .ssi.credential_types import COUNTRY_CODES, CredentialType
 from .ssi.credentials import TrustContext
 from .ssi.statuslist import Bitstring, InvalidStatusList, StatusRef, status_list_signature_valid
 
@@ -197,3 +199,123 @@ def organization_credentials(*, organization) -> QuerySet[CredentialRecord]:
 
 def holder_credentials(*, holder: User, ids: Iterable[int]) -> list[CredentialRecord]:
     return list(CredentialRecord.objects.filter(holder=holder, pk__in=list(ids)))
+
+
+# --- the originator staff's credentials pages ------------------------------------------------
+
+# What the staff pages show of a credential their organization issued. Revocation is read from
+# revoked_at: for this node's own credentials it is set in the transaction that flips the bit.
+ISSUED_STATES = ("valid", "expired", "revoked")
+
+
+def _with_state(records: QuerySet[CredentialRecord], now: datetime) -> QuerySet[CredentialRecord]:
+    return records.annotate(
+        state=Case(
+            When(revoked_at__isnull=False, then=Value("revoked")),
+            When(valid_until__lte=now, then=Value("expired")),
+            default=Value("valid"),
+            output_field=CharField(),
+        )
+    )
+
+
+def organization_credentials_listed(
+    *,
+    organization: Organization,
+    credential_type: str = "",
+    state: str = "",
+    email: str = "",
+    now: datetime | None = None,
+) -> QuerySet[CredentialRecord]:
+    """The credentials ORGANIZATION issued, newest first, each annotated with its `state`
+    (valid | expired | revoked), filtered by type, state and a part of the holder's e-mail."""
+    records = _with_state(
+        organization_credentials(organization=organization), now or timezone.now()
+    )
+    if credential_type:
+        records = records.filter(credential_type=credential_type)
+    if state:
+        records = records.filter(state=state)
+    if email.strip():
+        records = records.filter(holder__email__icontains=email.strip())
+    return records.order_by("-valid_from", "-id")
+
+
+def organization_credential(
+    *, organization: Organization, pk: int, now: datetime | None = None
+) -> CredentialRecord | None:
+    """One credential ORGANIZATION issued, with its `state`; None for anyone else's."""
+    records = organization_credentials(organization=organization)
+    return _with_state(records, now or timezone.now()).filter(pk=pk).first()
+
+
+def organization_credential_counts(*, organization: Organization) -> dict[str, int]:
+    """How many credentials ORGANIZATION issued, and how many of them are revoked."""
+    return organization_credentials(organization=organization).aggregate(
+        issued=Count("id"), revoked=Count("id", filter=Q(revoked_at__isnull=False))
+    )
+
+
+def holder_by_email(*, email: str) -> User | None:
+    """The account a credential is issued to, by its e-mail address (the login, lower case)."""
+    return User.objects.filter(email=email.strip().lower()).first()
+
+
+def csv_columns(*, credential_type: CredentialType) -> list[str]:
+    """The header of a bulk-issue CSV for one type: nested claims dotted (monthlyIncome.amount),
+    as credentials_issue_csv reads them."""
+    columns = ["email", "type", "valid_until"]
+    for name, schema in credential_type.claims_schema["properties"].items():
+        if schema.get("type") == "object":
+            columns.extend(f"{name}.{part}" for part in schema["properties"])
+        else:
+            columns.append(name)
+    return columns
+
+
+def _claim_text(schema: dict, value: object) -> str:
+    if schema.get("type") == "object" and isinstance(value, dict):
+        if set(schema["properties"]) == {"amount", "currency"}:
+            return f"{value.get('amount', '')} {value.get('currency', '')}".strip()
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if schema.get("enum") == COUNTRY_CODES and isinstance(value, str):
+        country = pycountry.countries.get(alpha_2=value)
+        return f"{country.name} ({value})" if country else value
+    return str(value)
+
+
+def claim_rows(*, credential_type: CredentialType, claims: dict) -> list[tuple[str, str]]:
+    """The claims of a credential as (label, text) pairs, in the order of the type's schema."""
+    properties = credential_type.claims_schema["properties"]
+    ordered = [n for n in properties if n in claims] + [n for n in claims if n not in properties]
+    return [
+        (
+            credential_type.labels.get(name, name),
+            _claim_text(properties.get(name, {}), claims[name]),
+        )
+        for name in ordered
+    ]
+
+
+@dataclass(frozen=True)
+class TrustedIssuerEntry:
+    did: str
+    label: str
+    source: str  # organization | settings | operator
+
+
+def trusted_issuers() -> list[TrustedIssuerEntry]:
+    """Whom this node trusts, and why: its own organizations, GROWR_TRUSTED_ISSUERS, and the
+    issuers the operator added. Two queries."""
+    added = dict(TrustedIssuer.objects.values_list("did", "label"))
+    entries: dict[str, TrustedIssuerEntry] = {}
+    for did, name in Wallet.objects.filter(organization__isnull=False).values_list(
+        "did", "organization__name"
+    ):
+        entries[did] = TrustedIssuerEntry(did, name, "organization")
+    for did in settings.GROWR_TRUSTED_ISSUERS:
+        entries.setdefault(did, TrustedIssuerEntry(did, added.get(did, ""), "settings"))
+    for did, label in added.items():
+        entries.setdefault(did, TrustedIssuerEntry(did, label, "operator"))
+    order = {"organization": 0, "settings": 1, "operator": 2}
+    return sorted(entries.values(), key=lambda e: (order[e.source], e.label.lower(), e.did))

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .ssi.credential_types import CREDENTIAL_TYPES
+
 
 class Role(models.TextChoices):
     NODE_OPERATOR = "node_operator", "Node operator"
@@ -324,6 +326,11 @@ class CredentialRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credential_type} for {self.holder} from {self.issuer_did}"
+
+    @property
+    def type_title(self) -> str:
+        known = CREDENTIAL_TYPES.get(self.credential_type)
+        return known.title if known else self.credential_type
 
 
 class PresentationRecord(models.Model):

@@ -4,7 +4,7 @@ from django.urls import path
 
 from apps.funding import views as funding_views
 
-from . import views
+from . import views, views_credentials
 
 staff_patterns = (
     [
@@ -16,6 +16,20 @@ staff_patterns = (
             name="invitation-revoke",
         ),
         path("team/members/<int:pk>/access/", views.staff_member_access, name="member-access"),
+        path("credentials/", views_credentials.credentials, name="credentials"),
+        path("credentials/issue/", views_credentials.credential_issue, name="credential-issue"),
+        path("credentials/bulk/", views_credentials.credential_bulk, name="credential-bulk"),
+        path(
+            "credentials/bulk/template.csv",
+            views_credentials.credential_bulk_template,
+            name="credential-bulk-template",
+        ),
+        path("credentials/<int:pk>/", views_credentials.credential_detail, name="credential"),
+        path(
+            "credentials/<int:pk>/revoke/",
+            views_credentials.credential_revoke,
+            name="credential-revoke",
+        ),
     ],
     "staff",
 )

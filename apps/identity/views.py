@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import credential_selectors, selectors, services
 from .forms import InvitationAcceptForm, ProfileForm, RegistrationForm, StaffInvitationForm
 from .models import Role
 from .permissions import (
@@ -114,6 +114,9 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         "organization": organization,
         "members": selectors.organization_members(organization=organization),
         "open_invitations": selectors.organization_open_invitations(organization=organization),
+        "credential_counts": credential_selectors.organization_credential_counts(
+            organization=organization
+        ),
     }
     return render(request, "identity/staff_home.html", context)
 
