@@ -36,8 +36,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "Growr node needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' || \
+		{ echo "Growr node needs Python 3.11 or 3.12: didkit has no wheels for newer ones (PYTHON=$(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
