@@ -16,7 +16,15 @@ from django.utils import timezone
 from apps.ledger.entries import InvalidEntry, decode_entry
 from apps.ledger.models import Block, Book, BookKey
 
-from .models import CredentialRecord, Organization, StatusList, TrustedIssuer, User, Wallet
+from .models import (
+    CredentialRecord,
+    Organization,
+    StatusList,
+    StatusListSeen,
+    TrustedIssuer,
+    User,
+    Wallet,
+)
 from .ssi.credential_types import COUNTRY_CODES, CredentialType
 from .ssi.credentials import TrustContext
 from .ssi.statuslist import Bitstring, InvalidStatusList, StatusRef, status_list_signature_valid
@@ -39,9 +47,23 @@ def status_key(*, issuer: str, number: int, purpose: str) -> str:
     return f"status:{purpose}:{number}:{hashlib.sha256(issuer.encode()).hexdigest()[:40]}"
 
 
-def _replicated_lists(refs: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], Bitstring]:
-    """The newest validly signed version of each list, from every credential status book this
-    node holds (its own and the ones it follows)."""
+ListRef = tuple[str, int, str]  # issuer, list number, purpose
+
+
+def _replicated_lists(refs: set[ListRef]) -> dict[ListRef, Bitstring]:
+    """The newest validly signed version of each list this node has seen."""
+    lists = {}
+    for ref, (_, encoded) in _ratchet(refs, _signed_versions_in_books(refs)).items():
+        try:
+            lists[ref] = Bitstring.decode(encoded)
+        except InvalidStatusList:
+            continue
+    return lists
+
+
+def _signed_versions_in_books(refs: set[ListRef]) -> dict[ListRef, tuple[int, str]]:
+    """(seq, encoded list) of the newest validly signed version of each list in the credential
+    status books this node holds (its own and the ones it follows)."""
     keys = {status_key(issuer=i, number=n, purpose=p): (i, n, p) for i, n, p in refs}
     rows = list(
         BookKey.objects.filter(
@@ -53,7 +75,7 @@ def _replicated_lists(refs: set[tuple[str, int, str]]) -> dict[tuple[str, int, s
     wanted = Q()
     for log_id, index, _ in rows:
         wanted |= Q(log_id=log_id, index=index)
-    best: dict[tuple[str, int, str], tuple[int, str]] = {}
+    best: dict[ListRef, tuple[int, str]] = {}
     for data in Block.objects.filter(wanted).values_list("data", flat=True):
         try:
             value = decode_entry(bytes(data))["value"] or {}
@@ -73,13 +95,30 @@ def _replicated_lists(refs: set[tuple[str, int, str]]) -> dict[tuple[str, int, s
             signature=fields["signature"],
         ):
             best[ref] = (fields["seq"], fields["encoded_list"])
-    lists = {}
-    for ref, (_, encoded) in best.items():
-        try:
-            lists[ref] = Bitstring.decode(encoded)
-        except InvalidStatusList:
-            continue
-    return lists
+    return best
+
+
+def _ratchet(
+    refs: set[ListRef], found: dict[ListRef, tuple[int, str]]
+) -> dict[ListRef, tuple[int, str]]:
+    """Never go back to an older list than one verified before; remember newer ones."""
+    seen = {
+        (row.issuer, row.number, row.purpose): row
+        for row in StatusListSeen.objects.filter(issuer__in={i for i, _, _ in refs})
+    }
+    newest = dict(found)
+    for ref, row in seen.items():
+        if ref in refs and (ref not in newest or newest[ref][0] < row.seq):
+            newest[ref] = (row.seq, row.encoded_list)
+    for ref, (seq, encoded) in found.items():
+        if ref not in seen or seen[ref].seq < seq:
+            StatusListSeen.objects.update_or_create(
+                issuer=ref[0],
+                number=ref[1],
+                purpose=ref[2],
+                defaults={"seq": seq, "encoded_list": encoded, "seen_at": timezone.now()},
+            )
+    return newest
 
 
 def status_lookup(refs: Iterable[StatusRef]) -> Callable[[StatusRef], bool | None]:

@@ -277,6 +277,28 @@ class StatusList(models.Model):
         return f"{self.organization} {self.purpose} list {self.number}"
 
 
+class StatusListSeen(models.Model):
+    """The newest version of another issuer's status list this node has verified, so a book that
+    later serves an older signed version (a replay) cannot undo a revocation here."""
+
+    issuer = models.CharField(max_length=120)
+    number = models.PositiveIntegerField()
+    purpose = models.CharField(max_length=16)
+    seq = models.PositiveBigIntegerField()
+    encoded_list = models.TextField()
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "number", "purpose"], name="status_list_seen_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.purpose} list {self.number} at seq {self.seq}"
+
+
 class CredentialRecord(models.Model):
     """A credential in a borrower's credit record: issued here, or imported after verification.
     Private: the document holds personal claims and never leaves this node unasked."""

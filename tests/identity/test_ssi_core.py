@@ -248,3 +248,22 @@ def test_credential_contexts_other_than_growrs_are_refused(people):
     age["@context"] = ["https://www.w3.org/2018/credentials/v1"]
     with pytest.raises(vc.CheckFailed, match="@context"):
         vc.read_ldp(age)
+
+
+def test_a_credential_signed_by_a_key_other_than_its_issuers_is_refused(people):
+    impostor = Ed25519Key.generate()
+    document = vc.issue(
+        credential_type=CREDENTIAL_TYPES["age"],
+        issuer_key=impostor,
+        holder_did=people["wanjiru"].did,
+        claims={"birthDate": "1990-02-03"},
+        credential_id="urn:uuid:impostor",
+        issued_at=NOW,
+        expires_at=None,
+        status=None,
+    )
+    document["issuer"] = people["kijani"].did  # claims Kijani issued it
+
+    with pytest.raises(vc.CheckFailed) as refused:
+        vc.read_any(document)
+    assert refused.value.check == "signature"
