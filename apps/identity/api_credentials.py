@@ -7,13 +7,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import credential_selectors, credential_services, wallet_services
-from .api_errors import ApiErrorSerializer
+from .api_errors import ApiErrorSerializer, JSONBodyParser
 from .models import Challenge, CredentialRecord, Role, TrustedIssuer, User, WalletEvent
 from .permissions import IsOriginatorAdmin, IsOriginatorStaff, role_permission
 from .ssi.credential_types import CREDENTIAL_TYPES
@@ -382,7 +382,7 @@ class PresentationVerifyApi(APIView):
     error code names the check that failed: format, challenge, signature, holder_binding,
     schema, issuer_trust, validity, revocation or request."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
 
     class PresentationInputSerializer(serializers.Serializer):
         presentation = _AnyJson(help_text='{"presentation": "<JWT VP>", "sd_jwt": [...]}')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -47,3 +48,14 @@ class ApiErrorSerializer(serializers.Serializer):
     """The error shape, for the OpenAPI schema: every 4xx answer of the API has it."""
 
     error = ApiErrorDetailSerializer()
+
+
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser, answering JSON nested too deeply for Python's parser with a 400 (DRF
+    lets its RecursionError through as a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from exc

@@ -207,7 +207,7 @@ def decode_entry(data: bytes) -> dict:
     """Parse a block back into its entry (as readers and the index rebuild do)."""
     try:
         entry = json.loads(bytes(data))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidEntry(f"block is not JSON: {exc}") from exc
     if not isinstance(entry, dict) or not {"type", "v", "key", "value"} <= entry.keys():
         raise InvalidEntry("block is not a book entry")

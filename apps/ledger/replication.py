@@ -162,7 +162,7 @@ class HttpSource:
             return body
         try:
             answer = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise _malformed(f"GET {target}: not JSON ({error})") from None
         if not isinstance(answer, dict):
             raise _malformed(f"GET {target}: not a JSON object")
@@ -258,7 +258,7 @@ def parse_binary_range(body: bytes, *, key: bytes) -> RemoteRange:
     header_length = _u32(view, 0)
     try:
         header = json.loads(bytes(view[4 : 4 + header_length]))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise _malformed(f"the range header is not JSON ({error})") from None
     if not isinstance(header, dict):
         raise _malformed("the range header is not a JSON object")

@@ -274,3 +274,26 @@ def test_credential_types_are_public_with_their_schemas(db):
         "repayment_history",
     ]
     assert types[2]["format"] == "sd-jwt"
+
+
+@pytest.mark.parametrize(
+    "url_name", ["api-credential-import", "api-presentations", "api-wallet-self-custody"]
+)
+def test_json_nested_too_deeply_is_a_clear_400(as_, wanjiru, url_name):
+    answer = as_(wanjiru).post(reverse(url_name), b"[" * 50_000, content_type="application/json")
+
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.json()["error"]["message"]
+
+
+def test_a_jws_nested_too_deeply_is_refused_on_its_format(as_, wanjiru):
+    from apps.identity.ssi.didkey import b64url_encode
+
+    header = b64url_encode(b'{"alg": "EdDSA"}')
+    token = f"{header}.{b64url_encode(b'[' * 100_000)}.{b64url_encode(bytes(64))}"
+
+    answer = as_(wanjiru).post(
+        reverse("api-presentations"), {"presentation": {"presentation": token}}, format="json"
+    )
+
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "format"

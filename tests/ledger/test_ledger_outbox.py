@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from apps.ledger.entries import InvalidEntry
+from apps.ledger.entries import InvalidEntry, decode_entry
 from apps.ledger.models import Book, OutboxEntry
 from apps.ledger.selectors import book_entry, book_history, log_verify
 from apps.ledger.services import book_publish, log_for_book, outbox_flush
@@ -140,3 +140,9 @@ def test_entries_that_break_their_schema_are_refused_before_the_outbox(value, me
 def test_an_entry_type_only_goes_into_its_own_book():
     with pytest.raises(InvalidEntry, match="belong in the payments book"):
         book_publish(book=Book.PROJECTS, entry_type="growr/payment", version=1, key="x", value=None)
+
+
+@pytest.mark.parametrize("block", [b"\xff\xfe", b"[1]", b"[" * 100_000])
+def test_a_block_that_is_not_an_entry_is_refused_cleanly(block):
+    with pytest.raises(InvalidEntry):
+        decode_entry(block)

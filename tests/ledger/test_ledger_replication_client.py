@@ -74,7 +74,12 @@ def test_a_source_that_does_not_answer_in_time_is_unreachable(serve):
 
 @pytest.mark.parametrize(
     ("answer", "detail"),
-    [(b"<html>", "not JSON"), (b"[1, 2]", "not a JSON object"), (b'{"key": 7}', "key must be hex")],
+    [
+        (b"<html>", "not JSON"),
+        (b"[" * 100_000, "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"key": 7}', "key must be hex"),
+    ],
 )
 def test_an_answer_that_is_not_a_book_is_malformed(serve, answer, detail):
     source = HttpSource(serve(answer=answer), allow_private=True)
@@ -139,6 +144,7 @@ def test_a_range_of_the_wrong_shape_is_malformed(answer):
     [
         (b"\x00\x00", "ends inside a length"),
         (b"\x00\x00\x00\x03abc", "not JSON"),
+        (len(b"[" * 100_000).to_bytes(4, "big") + b"[" * 100_000, "not JSON"),
         (b"\x00\x00\x00\x02[]", "not a JSON object"),
         (b'\x00\x00\x00\x0b{"count":2}\x00\x00\x00\x01a', "ends inside a length"),
         (b'\x00\x00\x00\x0b{"count":1}\x00\x00\x00\x05ab', "ends inside a value"),

@@ -39,7 +39,7 @@ class ParsedJws:
 def _json_segment(segment: str, what: str) -> dict:
     try:
         value = json.loads(b64url_decode(segment))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJws(f"the JWS {what} is not base64url JSON") from exc
     if not isinstance(value, dict):
         raise InvalidJws(f"the JWS {what} is not a JSON object")
