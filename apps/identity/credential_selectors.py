@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.ledger.entries import InvalidEntry, decode_entry
 from apps.ledger.models import Block, Book, BookKey
 
-from .models import CredentialRecord, StatusList, TrustedIssuer, User, Wallet
+from .models import CredentialRecord, StatusList, TrustedIssuer, User, Wallet, WalletEvent
 from .ssi.credentials import TrustContext
 from .ssi.statuslist import Bitstring, InvalidStatusList, StatusRef, status_list_signature_valid
 
@@ -116,6 +116,15 @@ def wallet_did(*, user: User) -> str | None:
     return Wallet.objects.filter(user=user).values_list("did", flat=True).first()
 
 
+CREDENTIAL_STATE_LABELS = {
+    "valid": "Valid",
+    "expired": "Expired",
+    "revoked": "Revoked",
+    "not_yet_valid": "Not yet valid",
+    "status_unknown": "Status unknown",
+}
+
+
 @dataclass(frozen=True)
 class CreditRecordEntry:
     record: CredentialRecord
@@ -125,6 +134,10 @@ class CreditRecordEntry:
     @property
     def usable(self) -> bool:
         return self.state == "valid"
+
+    @property
+    def state_label(self) -> str:
+        return CREDENTIAL_STATE_LABELS.get(self.state, self.state)
 
 
 def _state(record: CredentialRecord, now: datetime, status_bit) -> str:
@@ -180,3 +193,22 @@ def organization_credentials(*, organization) -> QuerySet[CredentialRecord]:
 
 def holder_credentials(*, holder: User, ids: Iterable[int]) -> list[CredentialRecord]:
     return list(CredentialRecord.objects.filter(holder=holder, pk__in=list(ids)))
+
+
+def holder_credential(*, holder: User, pk: int) -> CredentialRecord | None:
+    """One credential of HOLDER's record, or None when it is not theirs."""
+    return CredentialRecord.objects.filter(holder=holder, pk=pk).first()
+
+
+def holder_credential_documents(*, holder: User) -> list[CredentialRecord]:
+    """Every credential of HOLDER's record with its document, for a download of the record."""
+    return list(CredentialRecord.objects.filter(holder=holder).order_by("valid_from", "id"))
+
+
+def wallet_history(*, wallet: Wallet) -> QuerySet[WalletEvent]:
+    """What happened to WALLET, newest first, with who did it."""
+    return WalletEvent.objects.filter(wallet=wallet).select_related("actor")
+
+
+def credit_record_size(*, holder: User) -> int:
+    return CredentialRecord.objects.filter(holder=holder).count()
