@@ -24,6 +24,7 @@ from .models import (
     TrustedIssuer,
     User,
     Wallet,
+    WalletEvent,
 )
 from .ssi.credential_types import COUNTRY_CODES, CredentialType
 from .ssi.credentials import TrustContext
@@ -174,6 +175,15 @@ def wallet_did(*, user: User) -> str | None:
     return Wallet.objects.filter(user=user).values_list("did", flat=True).first()
 
 
+CREDENTIAL_STATE_LABELS = {
+    "valid": "Valid",
+    "expired": "Expired",
+    "revoked": "Revoked",
+    "not_yet_valid": "Not yet valid",
+    "status_unknown": "Status unknown",
+}
+
+
 @dataclass(frozen=True)
 class CreditRecordEntry:
     record: CredentialRecord
@@ -183,6 +193,10 @@ class CreditRecordEntry:
     @property
     def usable(self) -> bool:
         return self.state == "valid"
+
+    @property
+    def state_label(self) -> str:
+        return CREDENTIAL_STATE_LABELS.get(self.state, self.state)
 
 
 def _state(record: CredentialRecord, now: datetime, status_bit) -> str:
@@ -358,3 +372,22 @@ def trusted_issuers() -> list[TrustedIssuerEntry]:
         entries.setdefault(did, TrustedIssuerEntry(did, label, "operator"))
     order = {"organization": 0, "settings": 1, "operator": 2}
     return sorted(entries.values(), key=lambda e: (order[e.source], e.label.lower(), e.did))
+
+
+def holder_credential(*, holder: User, pk: int) -> CredentialRecord | None:
+    """One credential of HOLDER's record, or None when it is not theirs."""
+    return CredentialRecord.objects.filter(holder=holder, pk=pk).first()
+
+
+def holder_credential_documents(*, holder: User) -> list[CredentialRecord]:
+    """Every credential of HOLDER's record with its document, for a download of the record."""
+    return list(CredentialRecord.objects.filter(holder=holder).order_by("valid_from", "id"))
+
+
+def wallet_history(*, wallet: Wallet) -> QuerySet[WalletEvent]:
+    """What happened to WALLET, newest first, with who did it."""
+    return WalletEvent.objects.filter(wallet=wallet).select_related("actor")
+
+
+def credit_record_size(*, holder: User) -> int:
+    return CredentialRecord.objects.filter(holder=holder).count()

@@ -4,7 +4,7 @@ from django.urls import path
 
 from apps.funding import views as funding_views
 
-from . import views, views_credentials
+from . import views, views_credentials, views_wallet
 
 staff_patterns = (
     [
@@ -33,7 +33,35 @@ staff_patterns = (
     ],
     "staff",
 )
-borrow_patterns = ([path("", views.borrower_home, name="home")], "borrow")
+borrow_patterns = (
+    [
+        path("", views.borrower_home, name="home"),
+        path("credentials/", views_wallet.credentials, name="credentials"),
+        path(
+            "credentials/download/",
+            views_wallet.credit_record_download,
+            name="credentials-download",
+        ),
+        path(
+            "credentials/<int:pk>/download/",
+            views_wallet.credential_download,
+            name="credential-download",
+        ),
+        path("credentials/import/", views_wallet.credential_import, name="credential-import"),
+        path("credentials/present/", views_wallet.present, name="present"),
+        path("credentials/present/verify/", views_wallet.present_verify, name="present-verify"),
+        path("wallet/", views_wallet.wallet, name="wallet"),
+        path("wallet/export/", views_wallet.wallet_export, name="wallet-export"),
+        path("wallet/self-custody/", views_wallet.wallet_self_custody, name="wallet-self-custody"),
+        path("wallet/challenge/", views_wallet.wallet_challenge, name="wallet-challenge"),
+        path(
+            "wallet/self-custody/register/",
+            views_wallet.wallet_self_custody_register,
+            name="wallet-self-custody-register",
+        ),
+    ],
+    "borrow",
+)
 invest_patterns = (
     [
         path("", views.investor_home, name="home"),

@@ -6,6 +6,7 @@ Without Chromium they skip locally with a message; in CI (CI=true) a missing bro
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -107,6 +108,8 @@ def _wait_for_port(port: int, process: subprocess.Popen, deadline_seconds: float
 @pytest.fixture(scope="session")
 def node_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
     """The node's real web process on the test database, for the whole browser session."""
+    from django.conf import settings
+
     port = _free_port()
     with django_db_blocker.unblock():
         database_url = _database_url()
@@ -115,6 +118,9 @@ def node_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "growr_site.settings.test",
         "GROWR_VAR_DIR": str(tmp_path_factory.mktemp("node-var")),
+        # One node, one master key: keys the tests seal (a custodial wallet made while issuing
+        # a credential) must open in the web process, as they do across a node's processes.
+        "GROWR_MASTER_KEY": base64.urlsafe_b64encode(settings.GROWR_MASTER_KEY).decode(),
     }
     log = (tmp_path_factory.getbasetemp() / "e2e-web.log").open("w")
     process = subprocess.Popen(

@@ -298,3 +298,27 @@ def test_custodial_signing_is_refused_for_credentials_of_someone_else(wanjiru, o
 
     with pytest.raises(Exception, match="your own record"):
         _custodial(otieno, challenge, record_of.values())
+
+
+def deeply_nested_jws() -> str:
+    """A JWS whose payload is JSON nested deeper than Python's parser goes, far under the size
+    cap (found by the borrower pages' tests: it used to end in a RecursionError, a 500)."""
+    header = b64url_encode(json.dumps({"alg": "EdDSA"}).encode())
+    payload = b64url_encode(b"[" * 100_000)
+    return f"{header}.{payload}.{b64url_encode(bytes(64))}"
+
+
+def test_a_deeply_nested_presentation_is_refused_on_its_format(wanjiru):
+    outcome = _verify({"presentation": deeply_nested_jws()}, wanjiru)
+
+    assert (outcome.verified, outcome.failed_check) == (False, "format")
+
+
+def test_a_kyc_credential_presented_alone_verifies(wanjiru, record_of):
+    # Its status reference sits in the SD-JWT beside the issuer's decoy digests: it is read from
+    # the verified payload, never from the raw one.
+    challenge = _challenge(wanjiru, {"kyc": ["nationality"]})
+
+    outcome = _verify(_custodial(wanjiru, challenge, [record_of["kyc"]]), wanjiru)
+
+    assert outcome.verified, f"{outcome.failed_check}: {outcome.reason}"
