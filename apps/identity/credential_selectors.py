@@ -122,21 +122,30 @@ def _ratchet(
     return newest
 
 
-def status_lookup(refs: Iterable[StatusRef]) -> Callable[[StatusRef], bool | None]:
-    """Status bits for REFS: this node's own lists from its tables (current the moment a
-    revocation commits), everyone else's from the replicated books. Three queries at most."""
+def _status_lists(refs: Iterable[StatusRef]) -> tuple[dict[ListRef, Bitstring], set[str]]:
+    """The lists REFS point into, and which of their issuers are organizations on this node.
+    Own lists come from this node's tables (current the moment a revocation commits), everyone
+    else's from the replicated books. Three queries at most."""
     wanted = {(r.issuer, r.list, r.purpose) for r in refs}
-    lists: dict[tuple[str, int, str], Bitstring] = {}
+    lists: dict[ListRef, Bitstring] = {}
+    own_issuers: set[str] = set()
     if wanted:
         own = StatusList.objects.filter(
             organization__wallet__did__in={i for i, _, _ in wanted}
         ).values_list("organization__wallet__did", "number", "purpose", "bits")
         for did, number, purpose, bits in own:
+            own_issuers.add(did)
             if (did, number, purpose) in wanted:
                 lists[(did, number, purpose)] = Bitstring(bytes(bits))
         missing = wanted - lists.keys()
         if missing:
             lists.update(_replicated_lists(missing))
+    return lists, own_issuers
+
+
+def status_lookup(refs: Iterable[StatusRef]) -> Callable[[StatusRef], bool | None]:
+    """Status bits for REFS: True (revoked), False, or None (no such list here)."""
+    lists, _ = _status_lists(refs)
 
     def status_bit(ref: StatusRef) -> bool | None:
         bits = lists.get((ref.issuer, ref.list, ref.purpose))
@@ -145,29 +154,41 @@ def status_lookup(refs: Iterable[StatusRef]) -> Callable[[StatusRef], bool | Non
     return status_bit
 
 
-class _StatusBits:
-    """status_bit for a TrustContext, answering from the lists fetched by the last prefetch."""
+class _NodeTrust:
+    """Trust and status answers for a TrustContext, from what the last prefetch read. An issuer
+    with a status list on this node is one of its organizations, so the common case (this
+    node's own credentials) costs no query beyond the status lists."""
 
     def __init__(self) -> None:
-        self._lookup: Callable[[StatusRef], bool | None] = lambda ref: None
+        self._lists: dict[ListRef, Bitstring] = {}
+        self._own_issuers: set[str] = set()
+        self._trusted: set[str] | None = None
 
     def prefetch(self, refs: list[StatusRef]) -> None:
-        self._lookup = status_lookup(refs)
+        self._lists, self._own_issuers = _status_lists(refs)
 
-    def __call__(self, ref: StatusRef) -> bool | None:
-        return self._lookup(ref)
+    def is_trusted_issuer(self, did: str) -> bool:
+        if did in self._own_issuers:
+            return True
+        if self._trusted is None:
+            self._trusted = trusted_issuer_dids()
+        return did in self._trusted
+
+    def status_bit(self, ref: StatusRef) -> bool | None:
+        bits = self._lists.get((ref.issuer, ref.list, ref.purpose))
+        return None if bits is None else bits[ref.index]
 
 
 def trust_context(*, refs: Iterable[StatusRef] = (), now: datetime | None = None) -> TrustContext:
     """What this node trusts now. Status lists of REFS are fetched at once; a presentation's
     verification fetches those of its credentials through `prefetch`."""
-    bits = _StatusBits()
-    bits.prefetch(list(refs))
+    trust = _NodeTrust()
+    trust.prefetch(list(refs))
     return TrustContext(
         now=now or timezone.now(),
-        is_trusted_issuer=trusted_issuer_dids().__contains__,
-        status_bit=bits,
-        prefetch=bits.prefetch,
+        is_trusted_issuer=trust.is_trusted_issuer,
+        status_bit=trust.status_bit,
+        prefetch=trust.prefetch,
     )
 
 

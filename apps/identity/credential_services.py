@@ -436,10 +436,9 @@ class PresentationOutcome:
 
 
 def _holder_did(challenge: Challenge, user: User) -> str | None:
-    """The DID of USER's wallet; read with the challenge already when it was issued to USER."""
+    """The DID of USER's wallet: challenge_take brings it along when the challenge is USER's."""
     if challenge.user_id == user.pk:
-        wallet = getattr(challenge.user, "wallet", None)
-        return wallet.did if wallet else None
+        return getattr(challenge, "holder_did", None)
     return selectors.wallet_did(user=user)
 
 

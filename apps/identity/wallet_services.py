@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.ledger.sealing import seal, unseal
@@ -80,27 +80,35 @@ def challenge_issue(*, user: User | None, purpose: str, request: dict | None = N
     )
 
 
+_TAKE_CHALLENGE = (
+    "UPDATE identity_challenge SET used_at = %s "
+    "WHERE nonce = %s AND purpose = %s AND used_at IS NULL AND expires_at > %s "
+    "AND (user_id IS NULL OR user_id = %s) "
+    "RETURNING *, (SELECT did FROM identity_wallet w "
+    "WHERE w.user_id = identity_challenge.user_id) AS holder_did"
+)
+
+
 def challenge_take(*, nonce: str, purpose: str, user: User | None) -> Challenge:
-    """Use up a challenge: at most once, before it expires, by the person it was issued to."""
-    challenge = (
-        Challenge.objects.select_related("user__wallet")
-        .filter(nonce=nonce, purpose=purpose)
-        .first()
+    """Use up a challenge: at most once, before it expires, by the person it was issued to.
+
+    One conditional UPDATE (it also brings the holder's DID along): a challenge cannot be used
+    twice however many requests race for it. Only a refusal reads the row again, to say why."""
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    taken = list(
+        Challenge.objects.raw(_TAKE_CHALLENGE, [at, nonce, purpose, at, user.pk if user else None])
     )
+    if taken:
+        return taken[0]
+    challenge = Challenge.objects.filter(nonce=nonce, purpose=purpose).first()
     if challenge is None:
         raise ChallengeError("This challenge was not issued by this node.")
     if challenge.user_id is not None and (user is None or challenge.user_id != user.pk):
         raise ChallengeError("This challenge was issued to someone else.")
-    now = timezone.now()
-    taken = Challenge.objects.filter(
-        pk=challenge.pk, used_at__isnull=True, expires_at__gt=now
-    ).update(used_at=now)
-    if not taken:
-        if challenge.used_at is not None:
-            raise ChallengeError("This challenge was used already; ask for a new one.")
-        raise ChallengeError("This challenge expired; ask for a new one.")
-    challenge.used_at = now
-    return challenge
+    if challenge.used_at is not None:
+        raise ChallengeError("This challenge was used already; ask for a new one.")
+    raise ChallengeError("This challenge expired; ask for a new one.")
 
 
 def did_control_proof_check(*, proof: str, user: User) -> str:
