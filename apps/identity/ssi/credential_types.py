@@ -11,7 +11,9 @@ from datetime import timedelta
 from functools import cached_property
 
 import pycountry
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema._keywords import enum as _linear_enum
+from jsonschema.validators import extend
 
 LDP = "ldp"
 SD_JWT = "sd-jwt"
@@ -36,6 +38,25 @@ _money = {
     "additionalProperties": False,
 }
 _count = {"type": "integer", "minimum": 0, "maximum": 10_000}
+
+
+_ENUM_SETS: dict[int, tuple[list, frozenset | None]] = {}
+
+
+def _string_enum(validator, enums, instance, schema):
+    """`enum` by set lookup when every allowed value is a string (country and currency codes
+    are checked in every credential of every presentation); jsonschema compares one by one."""
+    known = _ENUM_SETS.get(id(enums))
+    if known is None or known[0] is not enums:
+        strings = all(isinstance(e, str) for e in enums)
+        known = _ENUM_SETS[id(enums)] = (enums, frozenset(enums) if strings else None)
+    if known[1] is None or not isinstance(instance, str):
+        yield from _linear_enum(validator, enums, instance, schema)
+    elif instance not in known[1]:
+        yield ValidationError(f"{instance!r} is not one of the {len(enums)} allowed values")
+
+
+ClaimsValidator = extend(Draft202012Validator, {"enum": _string_enum})
 
 
 def _claims(properties: dict, required: list[str] | None = None) -> dict:
@@ -69,7 +90,7 @@ class CredentialType:
 
     @cached_property
     def validator(self) -> Draft202012Validator:
-        return Draft202012Validator(self.claims_schema, format_checker=FormatChecker())
+        return ClaimsValidator(self.claims_schema, format_checker=FormatChecker())
 
     def claim_errors(self, claims: object) -> list[str]:
         """What is wrong with CLAIMS, one message per problem, for forms and API answers."""
