@@ -297,3 +297,25 @@ def test_a_jws_nested_too_deeply_is_refused_on_its_format(as_, wanjiru):
     )
 
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "format"
+
+
+def test_the_node_profile_names_whom_the_node_trusts(as_, ngozi, kijani, settings):
+    from apps.identity.wallet_services import wallet_of_organization
+    from apps.ledger.entries import decode_entry
+    from apps.ledger.models import Book, OutboxEntry
+    from apps.node.tasks import node_profile_sync_task
+
+    settings.GROWR_TRUSTED_ISSUERS = [Ed25519Key.generate().did]
+    coop = Ed25519Key.generate().did
+    as_(ngozi).post(reverse("api-trusted-issuers"), {"did": coop, "label": "SACCO"}, format="json")
+
+    node_profile_sync_task()
+
+    profile = OutboxEntry.objects.filter(book=Book.NODE_PROFILE).latest("id")
+    trusted = decode_entry(bytes(profile.data))["value"]["trusted_issuers"]
+    expected = {
+        wallet_of_organization(organization=kijani).did,
+        coop,
+        *settings.GROWR_TRUSTED_ISSUERS,
+    }
+    assert set(trusted) == expected
