@@ -13,11 +13,11 @@ from apps.ledger.sealing import seal, unseal
 
 from .credential_selectors import node_domain
 from .models import Challenge, Custody, Organization, User, Wallet, WalletEvent
-from .ssi.didkey import Ed25519Key, InvalidDid, public_key_from_did
-from .ssi.jose import InvalidJws, parse_jws
+from .ssi import did_control
+from .ssi.didkey import Ed25519Key
 
 CHALLENGE_TTL = timedelta(minutes=10)
-DID_CONTROL = "did_control"
+DID_CONTROL = did_control.PURPOSE
 
 
 class ChallengeError(ValidationError):
@@ -112,26 +112,12 @@ def challenge_take(*, nonce: str, purpose: str, user: User | None) -> Challenge:
 
 
 def did_control_proof_check(*, proof: str, user: User) -> str:
-    """The DID a holder proved control of: a compact EdDSA JWS by that DID's key over
-    {iss: DID, aud: this node's domain, nonce: a did_control challenge, purpose: did_control}."""
+    """The DID a holder proved control of (ssi.did_control), answering one of their
+    did_control challenges, which it uses up."""
     try:
-        parsed = parse_jws(proof)
-        did = parsed.payload.get("iss")
-        public_key = public_key_from_did(did)
-    except (InvalidJws, InvalidDid) as exc:
+        did, nonce = did_control.read_proof(proof, domain=node_domain())
+    except did_control.InvalidProof as exc:
         raise ValidationError({"proof": str(exc)}) from exc
-    kid = parsed.header.get("kid")
-    if not isinstance(kid, str) or kid.split("#", 1)[0] != did:
-        raise ValidationError({"proof": "The proof's key id (kid) must be a key of its DID."})
-    if parsed.payload.get("purpose") != DID_CONTROL:
-        raise ValidationError({"proof": "The proof must say purpose: did_control."})
-    if parsed.payload.get("aud") != node_domain():
-        raise ValidationError({"proof": f"The proof must be meant for {node_domain()}."})
-    if not parsed.verify_with(public_key):
-        raise ValidationError({"proof": "The signature does not verify with the DID's key."})
-    nonce = parsed.payload.get("nonce")
-    if not isinstance(nonce, str):
-        raise ValidationError({"proof": "The proof answers no challenge (nonce)."})
     challenge_take(nonce=nonce, purpose=DID_CONTROL, user=user)
     return did
 

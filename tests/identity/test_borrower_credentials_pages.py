@@ -25,9 +25,9 @@ from apps.identity.models import (
     WalletEvent,
 )
 from apps.identity.ssi import credentials as vc
+from apps.identity.ssi import did_control
 from apps.identity.ssi.credential_types import CREDENTIAL_TYPES
 from apps.identity.ssi.didkey import Ed25519Key
-from apps.identity.ssi.jose import sign_jws
 from apps.identity.ssi.presentation import build_presentation
 from apps.identity.ssi.statuslist import StatusRef
 from tests.factories import PASSWORD
@@ -468,11 +468,7 @@ def test_export_shows_the_key_once_and_writes_it_in_the_history(as_wanjiru, wanj
 
 def _switch_to_self_custody(client, key: Ed25519Key):
     nonce = client.post(CHALLENGE).json()["nonce"]
-    proof = sign_jws(
-        header={"kid": key.verification_method},
-        payload={"iss": key.did, "aud": node_domain(), "nonce": nonce, "purpose": "did_control"},
-        key=key,
-    )
+    proof = did_control.sign_proof(key=key, nonce=nonce, domain=node_domain())
     return client.post(REGISTER, {"proof": proof}, content_type="application/json")
 
 
@@ -516,16 +512,7 @@ def test_a_bad_proof_of_control_is_refused(as_wanjiru, wanjiru, body, expected):
 
 def test_a_proof_for_an_unknown_challenge_is_refused(as_wanjiru, wanjiru):
     key = Ed25519Key.generate()
-    proof = sign_jws(
-        header={"kid": key.verification_method},
-        payload={
-            "iss": key.did,
-            "aud": node_domain(),
-            "nonce": "made-up",
-            "purpose": "did_control",
-        },
-        key=key,
-    )
+    proof = did_control.sign_proof(key=key, nonce="made-up", domain=node_domain())
 
     response = as_wanjiru.post(REGISTER, {"proof": proof}, content_type="application/json")
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apps.identity.models import CredentialRecord, PresentationRecord, TrustedIssuer, Wallet
+from apps.identity.ssi import did_control
 from apps.identity.ssi.didkey import Ed25519Key
-from apps.identity.ssi.jose import sign_jws
 from apps.identity.ssi.presentation import build_presentation
 
 from .conftest import KYC_CLAIMS
@@ -92,16 +92,7 @@ def test_a_borrower_moves_to_self_custody_and_presents_with_her_own_key(as_, ami
     client = as_(wanjiru)
     key = Ed25519Key.generate()
     challenge = client.post(reverse("api-wallet-challenge")).json()
-    proof = sign_jws(
-        header={"kid": key.verification_method},
-        payload={
-            "iss": key.did,
-            "aud": challenge["domain"],
-            "nonce": challenge["nonce"],
-            "purpose": "did_control",
-        },
-        key=key,
-    )
+    proof = did_control.sign_proof(key=key, nonce=challenge["nonce"], domain=challenge["domain"])
 
     moved = client.post(reverse("api-wallet-self-custody"), {"proof": proof}, format="json")
 
@@ -150,8 +141,7 @@ def test_a_self_custody_proof_for_another_challenge_or_node_is_refused(as_, wanj
     mine = as_(wanjiru).post(reverse("api-wallet-challenge")).json()
 
     def proof(nonce, aud):
-        payload = {"iss": key.did, "aud": aud, "nonce": nonce, "purpose": "did_control"}
-        return sign_jws(header={"kid": key.verification_method}, payload=payload, key=key)
+        return did_control.sign_proof(key=key, nonce=nonce, domain=aud)
 
     for bad, words in [
         (proof(otienos["nonce"], otienos["domain"]), "issued to someone else"),

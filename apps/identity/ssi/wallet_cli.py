@@ -23,8 +23,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from . import did_control
 from .didkey import Ed25519Key
-from .jose import sign_jws
 from .presentation import build_presentation
 
 TIMEOUT = 30
@@ -113,16 +113,7 @@ def register(args) -> str:
     wallet = _load(args.wallet)
     key = _key(wallet)
     challenge = _call(wallet, "POST", "/api/wallet/challenges/")
-    proof = sign_jws(
-        header={"kid": key.verification_method},
-        payload={
-            "iss": key.did,
-            "aud": challenge["domain"],
-            "nonce": challenge["nonce"],
-            "purpose": "did_control",
-        },
-        key=key,
-    )
+    proof = did_control.sign_proof(key=key, nonce=challenge["nonce"], domain=challenge["domain"])
     answer = _call(wallet, "POST", "/api/wallet/self-custody/", {"proof": proof})
     return f"{answer['did']} is now in self-custody on {wallet['node']['url']}"
 
