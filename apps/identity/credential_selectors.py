@@ -26,7 +26,7 @@ from .models import (
     Wallet,
     WalletEvent,
 )
-from .ssi.credential_types import COUNTRY_CODES, CredentialType
+from .ssi.credential_types import COUNTRY_CODES, CREDENTIAL_TYPES, CredentialType
 from .ssi.credentials import TrustContext
 from .ssi.statuslist import Bitstring, InvalidStatusList, StatusRef, status_list_signature_valid
 
@@ -358,15 +358,15 @@ def _claim_text(schema: dict, value: object) -> str:
     return str(value)
 
 
-def claim_rows(*, credential_type: CredentialType, claims: dict) -> list[tuple[str, str]]:
-    """The claims of a credential as (label, text) pairs, in the order of the type's schema."""
-    properties = credential_type.claims_schema["properties"]
+def claim_rows(*, credential_type: str, claims: dict) -> list[tuple[str, str]]:
+    """The claims of a credential (of the type named by its slug) as (label, text) pairs, in
+    the order of the type's schema."""
+    known = CREDENTIAL_TYPES.get(credential_type)
+    properties = known.claims_schema["properties"] if known else {}
+    labels = known.labels if known else {}
     ordered = [n for n in properties if n in claims] + [n for n in claims if n not in properties]
     return [
-        (
-            credential_type.labels.get(name, name),
-            _claim_text(properties.get(name, {}), claims[name]),
-        )
+        (labels.get(name, name), _claim_text(properties.get(name, {}), claims[name]))
         for name in ordered
     ]
 

@@ -155,16 +155,12 @@ def _issued_credential(request: HttpRequest, pk: int) -> CredentialRecord:
 
 
 def _detail(request: HttpRequest, record: CredentialRecord, form) -> HttpResponse:
-    credential_type = CREDENTIAL_TYPES.get(record.credential_type)
-    claims = (
-        selectors.claim_rows(credential_type=credential_type, claims=record.claims)
-        if credential_type
-        else [(name, str(value)) for name, value in record.claims.items()]
-    )
     context = {
         "credential": record,
-        "credential_type": credential_type,
-        "claims": claims,
+        "credential_type": CREDENTIAL_TYPES.get(record.credential_type),
+        "claims": selectors.claim_rows(
+            credential_type=record.credential_type, claims=record.claims
+        ),
         "form": form,
     }
     return render(request, "identity/credentials/detail.html", context)

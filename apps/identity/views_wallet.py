@@ -50,25 +50,6 @@ MAX_ENVELOPE_BYTES = 1024 * 1024
 # --- display helpers ------------------------------------------------------------------------
 
 
-def _claim_text(value: object) -> str:
-    if isinstance(value, dict) and set(value) == {"amount", "currency"}:
-        return f"{value['amount']} {value['currency']}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_claim_text(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _claims(slug: str, claims: dict) -> list[tuple[str, str]]:
-    credential_type = CREDENTIAL_TYPES.get(slug)
-    labels = credential_type.labels if credential_type else {}
-    return [(labels.get(name, name), _claim_text(value)) for name, value in claims.items()]
-
-
-def _title(slug: str) -> str:
-    credential_type = CREDENTIAL_TYPES.get(slug)
-    return credential_type.title if credential_type else slug
-
-
 @dataclass(frozen=True)
 class CredentialRow:
     entry: CreditRecordEntry
@@ -85,8 +66,10 @@ def _rows(entries: list[CreditRecordEntry], did: str) -> list[CredentialRow]:
     return [
         CredentialRow(
             entry=entry,
-            title=_title(entry.record.credential_type),
-            claims=_claims(entry.record.credential_type, entry.record.claims),
+            title=entry.record.type_title,
+            claims=selectors.claim_rows(
+                credential_type=entry.record.credential_type, claims=entry.record.claims
+            ),
             earlier_did=entry.record.holder_did != did,
         )
         for entry in entries
@@ -156,7 +139,7 @@ def credential_import(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
-            messages.success(request, f"{_title(record.credential_type)} added to your record.")
+            messages.success(request, f"{record.type_title} added to your record.")
             return redirect("borrow:credentials")
     return render(request, "identity/wallet/import.html", {"form": form})
 
@@ -166,7 +149,10 @@ def credential_import(request: HttpRequest) -> HttpResponse:
 
 def _result_context(outcome: credential_services.PresentationOutcome) -> dict:
     disclosed = outcome.record.disclosed if outcome.verified else {}
-    kept = [(_title(slug), _claims(slug, claims)) for slug, claims in disclosed.items()]
+    kept = [
+        (CREDENTIAL_TYPES[slug].title, selectors.claim_rows(credential_type=slug, claims=claims))
+        for slug, claims in disclosed.items()
+    ]
     check_label = CHECK_LABELS.get(outcome.failed_check, outcome.failed_check)
     return {"outcome": outcome, "kept": kept, "check_label": check_label}
 
@@ -225,7 +211,7 @@ def _present_in_browser(request, wallet, challenge: Challenge, form: PresentForm
     context = {
         "wallet": wallet,
         "to_sign": to_sign,
-        "titles": [_title(r.credential_type) for r in records],
+        "titles": [r.type_title for r in records],
         "expires_at": challenge.expires_at,
     }
     return render(request, "identity/wallet/present_sign.html", context)
