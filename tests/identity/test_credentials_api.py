@@ -305,3 +305,42 @@ def test_the_node_profile_names_whom_the_node_trusts(as_, ngozi, kijani, setting
     profile = OutboxEntry.objects.filter(book=Book.NODE_PROFILE).latest("id")
     trusted = decode_entry(bytes(profile.data))["value"]["trusted_issuers"]
     assert set(trusted) == {kijani_did, coop, *settings.GROWR_TRUSTED_ISSUERS}
+
+
+def test_the_schema_builds_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+
+
+def test_answers_have_the_shapes_the_openapi_schema_documents(as_, amina, wanjiru):
+    from tests.openapi import schema_errors
+
+    staff, borrower = as_(amina), as_(wanjiru)
+    issued = _issue(staff, wanjiru.email)
+    _issue(staff, wanjiru.email, "kyc", KYC_CLAIMS)
+    asked = borrower.post(
+        reverse("api-presentation-challenge"), {"request": {"age": ["birthDate"]}}, format="json"
+    )
+    envelope = borrower.post(
+        reverse("api-presentation-custodial"),
+        {"nonce": asked.json()["nonce"], "credentials": [issued.json()["id"]]},
+        format="json",
+    ).json()
+    verified = borrower.post(
+        reverse("api-presentations"), {"presentation": envelope}, format="json"
+    )
+    refused = borrower.post(reverse("api-presentations"), {"presentation": envelope}, format="json")
+    answers = [
+        ("/api/staff/credentials/", "post", issued),
+        ("/api/staff/credentials/", "get", staff.get(reverse("api-staff-credentials"))),
+        ("/api/credentials/", "get", borrower.get(reverse("api-credentials"))),
+        ("/api/wallet/", "get", borrower.get(reverse("api-wallet"))),
+        ("/api/credential-types/", "get", borrower.get(reverse("api-credential-types"))),
+        ("/api/presentations/challenges/", "post", asked),
+        ("/api/presentations/", "post", verified),
+        ("/api/presentations/", "post", refused),
+    ]
+    assert [a.status_code for _, _, a in answers] == [201, 200, 200, 200, 200, 201, 200, 400]
+    for path, method, answer in answers:
+        assert schema_errors(borrower, path, answer, method) == [], (path, answer.json())

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from jsonschema import Draft202012Validator
 from rest_framework.test import APIClient
 
 from apps.ledger.hypercore.errors import HypercoreError
@@ -13,6 +10,7 @@ from apps.ledger.hypercore.proofs import verify_block_path, verify_proof
 from apps.ledger.hypercore.vectors import parse_proof
 from apps.ledger.models import Block, Book
 from apps.ledger.services import book_publish, log_for_book
+from tests.openapi import openapi_validator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOAN = "4b1f3b8e-1c1a-4d7e-9a56-2f3c1d9e8a01"
@@ -104,20 +102,6 @@ def test_bad_requests_get_a_clear_4xx(loans_book, path, status, message):
     assert message in str(response.json())
 
 
-def _openapi_validator(client, path: str, status: int) -> Draft202012Validator:
-    """The schema the served OpenAPI document gives for PATH's answer with STATUS."""
-    document = client.get("/api/schema/?format=json").json()
-    response = document["paths"][path]["get"]["responses"][str(status)]
-    schema = response["content"]["application/json"]["schema"]
-    # OpenAPI 3.0's "nullable" is JSON Schema's type union with null.
-    components = json.loads(
-        json.dumps(document["components"]),
-        object_hook=lambda o: {"anyOf": [o, {"type": "null"}]} if o.pop("nullable", False) else o,
-    )
-    root = {**schema, "components": components}
-    return Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
 @pytest.mark.parametrize(
     ("path", "url", "status"),
     [
@@ -138,5 +122,5 @@ def test_every_answer_has_the_shape_the_openapi_schema_documents(loans_book, pat
     response = client.get(url.replace("KEY", bytes(loans_book.key).hex()))
 
     assert response.status_code == status
-    errors = list(_openapi_validator(client, path, status).iter_errors(response.json()))
+    errors = list(openapi_validator(client, path, status).iter_errors(response.json()))
     assert errors == [], [f"{list(e.absolute_path)}: {e.message}" for e in errors]
