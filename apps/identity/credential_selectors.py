@@ -13,9 +13,6 @@ from django.conf import settings
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from apps.ledger.entries import InvalidEntry, decode_entry
-from apps.ledger.models import Block, Book, BookKey
-
 from .models import (
     CredentialRecord,
     Organization,
@@ -28,7 +25,7 @@ from .models import (
 )
 from .ssi.credential_types import COUNTRY_CODES, CREDENTIAL_TYPES, CredentialType
 from .ssi.credentials import TrustContext
-from .ssi.statuslist import Bitstring, InvalidStatusList, StatusRef, status_list_signature_valid
+from .ssi.statuslist import Bitstring, InvalidStatusList, StatusRef
 
 
 def node_domain() -> str:
@@ -52,74 +49,19 @@ ListRef = tuple[str, int, str]  # issuer, list number, purpose
 
 
 def _replicated_lists(refs: set[ListRef]) -> dict[ListRef, Bitstring]:
-    """The newest validly signed version of each list this node has seen."""
+    """The newest validly signed version of each list that this node's credential status books
+    ever held (credential_services.status_lists_seen_record keeps them as blocks are indexed)."""
     lists = {}
-    for ref, (_, encoded) in _ratchet(refs, _signed_versions_in_books(refs)).items():
-        try:
-            lists[ref] = Bitstring.decode(encoded)
-        except InvalidStatusList:
-            continue
-    return lists
-
-
-def _signed_versions_in_books(refs: set[ListRef]) -> dict[ListRef, tuple[int, str]]:
-    """(seq, encoded list) of the newest validly signed version of each list in the credential
-    status books this node holds (its own and the ones it follows)."""
-    keys = {status_key(issuer=i, number=n, purpose=p): (i, n, p) for i, n, p in refs}
-    rows = list(
-        BookKey.objects.filter(
-            log__book=Book.CREDENTIAL_STATUS, key__in=keys, is_deleted=False
-        ).values_list("log_id", "block_index", "key")
+    rows = StatusListSeen.objects.filter(issuer__in={i for i, _, _ in refs}).values_list(
+        "issuer", "number", "purpose", "encoded_list"
     )
-    if not rows:
-        return {}
-    wanted = Q()
-    for log_id, index, _ in rows:
-        wanted |= Q(log_id=log_id, index=index)
-    best: dict[ListRef, tuple[int, str]] = {}
-    for data in Block.objects.filter(wanted).values_list("data", flat=True):
-        try:
-            value = decode_entry(bytes(data))["value"] or {}
-            ref = (value["issuer"], value["list"], value["purpose"])
-            fields = {k: value[k] for k in ("encoded_list", "seq", "signature")}
-            newer = ref in refs and (ref not in best or best[ref][0] < fields["seq"])
-        except (InvalidEntry, KeyError, TypeError):
-            continue  # not a status list entry this node can read: it proves nothing
-        if not newer:
-            continue
-        if status_list_signature_valid(
-            issuer=ref[0],
-            list_number=ref[1],
-            purpose=ref[2],
-            encoded=fields["encoded_list"],
-            seq=fields["seq"],
-            signature=fields["signature"],
-        ):
-            best[ref] = (fields["seq"], fields["encoded_list"])
-    return best
-
-
-def _ratchet(
-    refs: set[ListRef], found: dict[ListRef, tuple[int, str]]
-) -> dict[ListRef, tuple[int, str]]:
-    """Never go back to an older list than one verified before; remember newer ones."""
-    seen = {
-        (row.issuer, row.number, row.purpose): row
-        for row in StatusListSeen.objects.filter(issuer__in={i for i, _, _ in refs})
-    }
-    newest = dict(found)
-    for ref, row in seen.items():
-        if ref in refs and (ref not in newest or newest[ref][0] < row.seq):
-            newest[ref] = (row.seq, row.encoded_list)
-    for ref, (seq, encoded) in found.items():
-        if ref not in seen or seen[ref].seq < seq:
-            StatusListSeen.objects.update_or_create(
-                issuer=ref[0],
-                number=ref[1],
-                purpose=ref[2],
-                defaults={"seq": seq, "encoded_list": encoded, "seen_at": timezone.now()},
-            )
-    return newest
+    for issuer, number, purpose, encoded in rows:
+        if (issuer, number, purpose) in refs:
+            try:
+                lists[(issuer, number, purpose)] = Bitstring.decode(encoded)
+            except InvalidStatusList:
+                continue
+    return lists
 
 
 def _status_lists(refs: Iterable[StatusRef]) -> tuple[dict[ListRef, Bitstring], set[str]]:

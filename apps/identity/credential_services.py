@@ -15,7 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.ledger.models import Book
+from apps.ledger.entries import InvalidEntry, decode_entry
+from apps.ledger.models import Block, Book
 from apps.ledger.services import book_publish
 
 from . import credential_selectors as selectors
@@ -26,6 +27,7 @@ from .models import (
     Custody,
     Role,
     StatusList,
+    StatusListSeen,
     TrustedIssuer,
     User,
     WalletEvent,
@@ -40,7 +42,15 @@ from .ssi.presentation import (
     validate_request,
     verify_presentation,
 )
-from .ssi.statuslist import LIST_BITS, Bitstring, StatusRef, sign_status_list
+from .ssi.statuslist import (
+    LIST_BITS,
+    PURPOSES,
+    Bitstring,
+    InvalidStatusList,
+    StatusRef,
+    sign_status_list,
+    status_list_signature_valid,
+)
 from .wallet_services import (
     ChallengeError,
     challenge_issue,
@@ -112,6 +122,78 @@ def _status_slot(organization) -> tuple[StatusList, int]:
     status_list.issued += 1
     status_list.save(update_fields=["issued"])
     return status_list, index
+
+
+STATUS_LIST_ENTRY = "growr/credential-status-list"
+
+
+def status_lists_seen_record(*, log_id: int, rows: Sequence[tuple]) -> int:
+    """Remember, from blocks just indexed, the newest validly signed version of each issuer's
+    status list: a book that later serves an older version (a replay) cannot undo a revocation
+    on this node. Blocks that are not valid lists prove nothing and are passed over."""
+    indexes = [
+        index
+        for index, _, entry_type, deleted in rows
+        if entry_type == STATUS_LIST_ENTRY and not deleted
+    ]
+    if not indexes:
+        return 0
+    newest: dict[tuple[str, int, str], tuple[int, str]] = {}
+    for data in Block.objects.filter(log_id=log_id, index__in=indexes).values_list(
+        "data", flat=True
+    ):
+        version = _signed_status_list(bytes(data))
+        if version is not None:
+            ref, seq, encoded = version
+            if ref not in newest or newest[ref][0] < seq:
+                newest[ref] = (seq, encoded)
+    recorded = 0
+    for (issuer, number, purpose), (seq, encoded) in newest.items():
+        seen = (
+            StatusListSeen.objects.select_for_update()
+            .filter(issuer=issuer, number=number, purpose=purpose)
+            .first()
+        )
+        if seen is None:
+            StatusListSeen.objects.create(
+                issuer=issuer, number=number, purpose=purpose, seq=seq, encoded_list=encoded
+            )
+        elif seen.seq < seq:
+            seen.seq, seen.encoded_list, seen.seen_at = seq, encoded, timezone.now()
+            seen.save(update_fields=["seq", "encoded_list", "seen_at"])
+        else:
+            continue
+        recorded += 1
+    return recorded
+
+
+def _signed_status_list(data: bytes) -> tuple[tuple[str, int, str], int, str] | None:
+    try:
+        value = decode_entry(data)["value"]
+        ref = (value["issuer"], value["list"], value["purpose"])
+        seq, encoded, signature = value["seq"], value["encoded_list"], value["signature"]
+        if not (
+            isinstance(ref[0], str)
+            and type(ref[1]) is int
+            and 0 <= ref[1] < 2**31
+            and type(seq) is int
+            and 0 <= seq < 2**62
+            and ref[2] in PURPOSES
+            and isinstance(encoded, str)
+        ):
+            return None
+        valid = status_list_signature_valid(
+            issuer=ref[0],
+            list_number=ref[1],
+            purpose=ref[2],
+            encoded=encoded,
+            seq=seq,
+            signature=signature,
+        )
+        Bitstring.decode(encoded)
+    except (InvalidEntry, InvalidStatusList, KeyError, TypeError, ValueError):
+        return None
+    return (ref, seq, encoded) if valid else None
 
 
 # --- issuing --------------------------------------------------------------------------------

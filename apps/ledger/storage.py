@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from .hypercore.crypto import Node
 from .hypercore.tree import NODE_RECORD, node_location
 from .models import Block, BookEntry, BookKey, Log, SignedHead
+from .signals import book_entries_indexed
 
 # Up to this size one statement (blocks bound as binary arrays) beats COPY's extra round trips
 # (measured: 1000 blocks of 200 bytes 15 % faster, 10,000 blocks 15 % slower); a value bound to
@@ -198,12 +199,13 @@ def index_add(*, log_id: int, rows: Sequence[IndexRow]) -> None:
                     [d for _, d in latest.values()],
                 ],
             )
-            return
-        cursor.executemany(_INSERT_ENTRY_SQL, [(log_id, *row) for row in rows])
-        cursor.executemany(
-            _UPSERT_KEY_SQL,
-            [(log_id, key, index, deleted) for key, (index, deleted) in latest.items()],
-        )
+        else:
+            cursor.executemany(_INSERT_ENTRY_SQL, [(log_id, *row) for row in rows])
+            cursor.executemany(
+                _UPSERT_KEY_SQL,
+                [(log_id, key, index, deleted) for key, (index, deleted) in latest.items()],
+            )
+    book_entries_indexed.send(sender=None, log_id=log_id, rows=rows)
 
 
 def _q(name: str) -> str:
