@@ -26,4 +26,8 @@ def beat_schedule() -> dict:
             "task": "apps.ledger.tasks.outbox_sweep_task",
             "schedule": settings.GROWR_OUTBOX_SWEEP_INTERVAL.total_seconds(),
         },
+        "projects-close-ended": {
+            "task": "apps.projects.tasks.projects_close_ended_task",
+            "schedule": 3600.0,
+        },
     }

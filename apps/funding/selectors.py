@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +19,7 @@ class CatalogueProject:
     origin_name: str
     origin_url: str
     record_url: str
+    page_url: str  # the project's page on its origin node
 
 
 def network_catalogue(*, page: int) -> tuple[list[CatalogueProject], int]:
@@ -36,6 +38,17 @@ def _entry(project: PublishedProject, peers: dict) -> CatalogueProject:
         peer = peers.get(project.publisher)
         name = peer.name if peer else "a followed node"
         url = peer.url if peer else project.source_url or ""
+    base = url.rstrip("/")
     # The entry as its origin serves it, with the proofs anyone can check.
-    record = f"{url.rstrip('/')}/api/books/{project.book_key}/entry/?key={project.entry_key}"
-    return CatalogueProject(project, name, url, record if url else "")
+    record = f"{base}/api/books/{project.book_key}/entry/?key={project.entry_key}"
+    # Built from the origin's address (signed in its node record) and the project's id, never
+    # from a URL inside the entry: a writer cannot point investors elsewhere.
+    page = f"{base}/projects/{project_id}/" if (project_id := _uuid(project.value)) else ""
+    return CatalogueProject(project, name, url, record if url else "", page if url else "")
+
+
+def _uuid(value: dict) -> str:
+    try:
+        return str(uuid.UUID(str(value.get("project"))))
+    except ValueError:
+        return ""

@@ -91,6 +91,9 @@ def test_ines_sees_own_and_followed_projects_with_their_origin(
     assert "Amani boda-boda 2" in page and "Amani Microfinance" in page
     assert page.count('badge-alive">verified') == 5
     assert f"/api/books/{amani_projects.key.hex()}/entry/?key=project:" in page
+    # Each project links to its page on the node it comes from.
+    amani_id = uuid.uuid5(uuid.NAMESPACE_URL, "Amani boda-boda 2")
+    assert f'href="https://amani-microfinance.example/projects/{amani_id}/"' in page
 
 
 def test_the_catalogue_costs_the_same_queries_for_few_and_many_projects(
