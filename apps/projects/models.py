@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from apps.identity.models import Organization
 
+from . import schedule
+
 
 class ProjectStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -24,19 +26,22 @@ class ProjectStatus(models.TextChoices):
 
 
 class InterestMethod(models.TextChoices):
-    FLAT = "flat", "Flat"
+    FLAT = schedule.InterestMethod.FLAT.value, "Flat"
     DECLINING_EQUAL_INSTALLMENTS = (
-        "declining_equal_installments",
+        schedule.InterestMethod.DECLINING_EQUAL_INSTALLMENTS.value,
         "Declining balance, equal installments",
     )
-    DECLINING_EQUAL_PRINCIPAL = "declining_equal_principal", "Declining balance, equal principal"
+    DECLINING_EQUAL_PRINCIPAL = (
+        schedule.InterestMethod.DECLINING_EQUAL_PRINCIPAL.value,
+        "Declining balance, equal principal",
+    )
 
 
 class Frequency(models.TextChoices):
-    WEEKLY = "weekly", "Weekly"
-    BIWEEKLY = "biweekly", "Every two weeks"
-    MONTHLY = "monthly", "Monthly"
-    BULLET = "bullet", "Once, at the end (e.g. after the harvest)"
+    WEEKLY = schedule.Frequency.WEEKLY.value, "Weekly"
+    BIWEEKLY = schedule.Frequency.BIWEEKLY.value, "Every two weeks"
+    MONTHLY = schedule.Frequency.MONTHLY.value, "Monthly"
+    BULLET = schedule.Frequency.BULLET.value, "Once, at the end (e.g. after the harvest)"
 
 
 class CloseReason(models.TextChoices):

@@ -102,7 +102,7 @@ def _clean_terms(terms: dict) -> dict:
             continue
         if amount < 0:
             errors[field] = "Amounts cannot be negative."
-        elif amount.as_tuple().exponent < -digits:
+        elif amount != amount.quantize(Decimal(1).scaleb(-digits)):
             errors[field] = f"{currency} amounts have at most {digits} decimals."
         clean[field] = amount
     for field in PERCENT_FIELDS:
@@ -140,9 +140,11 @@ def _clean_terms(terms: dict) -> dict:
     if not str(terms.get("name", "")).strip():
         errors["name"] = "Give the project a name."
     try:
-        clean["eligibility"] = eligibility.validate(terms.get("eligibility") or {"all": []})
+        # No criteria at all is a project open to anyone the originator accepts.
+        criteria = terms.get("eligibility") or {}
+        clean["eligibility"] = eligibility.validate(criteria) if criteria else {}
     except eligibility.InvalidCriteria as exc:
-        errors["eligibility"] = str(exc)
+        errors["eligibility"] = "; ".join(exc.errors) if getattr(exc, "errors", None) else str(exc)
     if errors:
         raise ValidationError(errors)
     clean["name"] = str(terms["name"]).strip()
@@ -225,11 +227,11 @@ def public_terms(project: Project) -> dict:
         "description": project.description,
         "originator": project.organization.name,
         "currency": project.currency,
-        **{field: str(getattr(project, field)) for field in MONEY_FIELDS},
+        **{field: _money_text(getattr(project, field), project.currency) for field in MONEY_FIELDS},
         "min_duration": project.min_duration,
         "max_duration": project.max_duration,
         "duration_unit": DURATION_UNITS[project.repayment_frequency],
-        **{field: str(getattr(project, field)) for field in PERCENT_FIELDS},
+        **{field: _number_text(getattr(project, field)) for field in PERCENT_FIELDS},
         "interest_method": project.interest_method,
         "repayment_frequency": project.repayment_frequency,
         "grace_periods": project.grace_periods,
@@ -239,6 +241,14 @@ def public_terms(project: Project) -> dict:
         "page_url": f"{base}/projects/{project.pk}/",
         "image_url": f"{base}/projects/{project.pk}/image/" if project.image_type else None,
     }
+
+
+def _money_text(amount: Decimal, currency: str) -> str:
+    return str(amount.quantize(Decimal(1).scaleb(-minor_units(currency))))
+
+
+def _number_text(number: Decimal) -> str:
+    return format(number.normalize(), "f")
 
 
 DURATION_UNITS = {
@@ -260,10 +270,14 @@ def _publish(project: Project) -> None:
             "version": project.version,
             "status": project.status,
             "terms": public_terms(project),
-            "eligibility": {
-                "criteria": project.eligibility,
-                "json_logic": eligibility.to_json_logic(project.eligibility),
-            },
+            "eligibility": (
+                {
+                    "criteria": project.eligibility,
+                    "json_logic": eligibility.to_json_logic(project.eligibility),
+                }
+                if project.eligibility
+                else None
+            ),
         },
     )
 
@@ -359,7 +373,7 @@ def project_amend(*, actor: User, project: Project, amendment: Amendment) -> Pro
         target = amendment.target_amount
         if target <= project.target_amount:
             errors["target_amount"] = "The target can only be raised."
-        elif target.as_tuple().exponent < -minor_units(project.currency):
+        elif target != target.quantize(Decimal(1).scaleb(-minor_units(project.currency))):
             errors["target_amount"] = f"At most {minor_units(project.currency)} decimals."
         else:
             changes.append(f"target {project.target_amount} → {target}")
