@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.identity.credential_selectors import credit_record, trusted_issuer_dids
 from apps.identity.models import Organization, User
 
-from . import schedule
+from . import eligibility, schedule
 from .models import Frequency, Project, ProjectStatus
 
 VISIBLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED, ProjectStatus.CLOSED)
@@ -115,3 +116,47 @@ def schedule_preview(
         disbursed_on=disbursed_on or timezone.localdate(),
     )
     return schedule.build_schedule(terms)
+
+
+def borrower_claims(*, holder: User) -> tuple[dict[str, dict], dict[str, str]]:
+    """What HOLDER's credit record can show today: the claims of their newest valid credential
+    of each type, and who issued it. Two queries."""
+    claims: dict[str, dict] = {}
+    issuers: dict[str, str] = {}
+    trusted = trusted_issuer_dids()
+    for entry in credit_record(holder=holder):  # newest first
+        record = entry.record
+        if entry.usable and record.credential_type not in claims and record.issuer_did in trusted:
+            claims[record.credential_type] = record.claims
+            issuers[record.credential_type] = record.issuer_did
+    return claims, issuers
+
+
+def eligibility_for(
+    *, project: Project, holder: User, today: date | None = None
+) -> eligibility.Evaluation | None:
+    """How HOLDER's credit record meets PROJECT's criteria, rule by rule; None if the project
+    asks for nothing."""
+    if not project.eligibility:
+        return None
+    claims, issuers = borrower_claims(holder=holder)
+    return eligibility.evaluate(
+        project.eligibility, claims=claims, issuers=issuers, today=today or timezone.localdate()
+    )
+
+
+def open_projects_for(
+    *, holder: User, projects: list[Project], today: date | None = None
+) -> list[tuple[Project, eligibility.Evaluation | None]]:
+    """PROJECTS with HOLDER's evaluation of each; the credit record is read once."""
+    claims, issuers = borrower_claims(holder=holder)
+    today = today or timezone.localdate()
+    return [
+        (
+            project,
+            eligibility.evaluate(project.eligibility, claims=claims, issuers=issuers, today=today)
+            if project.eligibility
+            else None,
+        )
+        for project in projects
+    ]
