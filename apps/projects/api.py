@@ -121,7 +121,11 @@ class ProjectTransitionApi(APIView):
     class ReasonSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
-    @extend_schema(request=ReasonSerializer, responses={200: ProjectSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="staff_projects_move",
+        request=ReasonSerializer,
+        responses={200: ProjectSerializer, **ERRORS},
+    )
     def post(self, request, pk, move):
         if move not in self.MOVES:
             raise Http404("No such action.")

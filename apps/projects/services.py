@@ -110,7 +110,7 @@ def _clean_terms(terms: dict) -> dict:
         if rate is not None and not 0 <= rate <= 100:
             errors[field] = "A percentage between 0 and 100."
         clean[field] = rate
-    if not errors:
+    if not (set(MONEY_FIELDS) & errors.keys()):
         if clean["min_amount"] <= 0:
             errors["min_amount"] = "The smallest loan must be more than zero."
         elif clean["min_amount"] > clean["max_amount"]:

@@ -1,0 +1,129 @@
+"""The projects API: staff draft and run projects, anyone reads the open offers and previews
+what a loan costs, and every answer has the shape the OpenAPI schema documents."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from apps.projects import selectors
+from apps.projects.models import Project
+from tests.openapi import schema_errors
+
+from .conftest import goat_terms
+
+
+@pytest.fixture
+def as_():
+    def client_for(person=None):
+        client = APIClient()
+        if person is not None:
+            client.force_authenticate(person)
+        return client
+
+    return client_for
+
+
+def _payload(**changes) -> dict:
+    terms = goat_terms(**changes)
+    return json.loads(json.dumps(terms, default=str))
+
+
+def test_juma_drafts_amina_publishes_and_anyone_reads_the_offer(as_, juma, amina):
+    created = as_(juma).post(reverse("api-staff-projects"), _payload(), format="json")
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+    assert as_().get(reverse("api-project", args=[pk])).status_code == 404  # a draft is private
+
+    refused = as_(juma).post(reverse("api-staff-project-move", args=[pk, "publish"]))
+    published = as_(amina).post(reverse("api-staff-project-move", args=[pk, "publish"]))
+
+    assert refused.status_code == 403
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    offers = as_().get(reverse("api-projects")).json()
+    assert [p["id"] for p in offers["results"]] == [pk]
+    assert as_().get(reverse("api-project", args=[pk])).json()["version"] == 1
+
+
+def test_bad_terms_come_back_by_field(as_, juma):
+    answer = as_(juma).post(
+        reverse("api-staff-projects"),
+        _payload(min_amount="50000.00", currency="XYZ"),
+        format="json",
+    )
+
+    assert answer.status_code == 400
+    fields = answer.json()["error"]["fields"]
+    assert set(fields) == {"currency", "max_amount"}
+    assert fields["max_amount"] == ["The largest loan cannot be below the smallest."]
+    assert not Project.objects.exists()
+
+
+def test_the_schedule_preview_is_public_and_checks_the_range(as_, goat_draft, amina):
+    from apps.projects.services import project_publish
+
+    project_publish(actor=amina, project=goat_draft)
+    url = reverse("api-project-schedule", args=[goat_draft.pk])
+
+    answer = as_().get(url, {"amount": "12000.00", "duration": 12, "disbursed_on": "2026-12-01"})
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    expected = selectors.schedule_preview(
+        project=goat_draft,
+        amount=Decimal("12000.00"),
+        duration=12,
+        disbursed_on=goat_draft.starts_on.__class__(2026, 12, 1),
+    )
+    assert body["total_interest"] == f"{expected.total_interest:.3f}"
+    assert len(body["rows"]) == len(expected.rows)
+    assert sum(Decimal(r["principal"]) for r in body["rows"]) == Decimal("12000")
+    out_of_range = as_().get(url, {"amount": "100.00", "duration": 12})
+    assert out_of_range.status_code == 400
+    assert "amount" in out_of_range.json()["error"]["fields"]
+
+
+def test_only_the_target_and_end_date_are_amended(as_, goat_draft, amina):
+    from apps.projects.services import project_publish
+
+    project_publish(actor=amina, project=goat_draft)
+    url = reverse("api-staff-project-amend", args=[goat_draft.pk])
+    later = (goat_draft.ends_on + timedelta(days=10)).isoformat()
+
+    lowered = as_(amina).post(url, {"target_amount": "100.00"}, format="json")
+    extended = as_(amina).post(url, {"ends_on": later}, format="json")
+    edited = as_(amina).patch(
+        reverse("api-staff-project", args=[goat_draft.pk]), {"annual_rate": "30"}, format="json"
+    )
+
+    assert lowered.status_code == 400
+    assert extended.status_code == 200 and extended.json()["version"] == 2
+    assert edited.status_code == 400
+
+
+def test_answers_have_the_shapes_the_openapi_schema_documents(as_, amina, goat_draft):
+    from apps.projects.services import project_publish
+
+    project_publish(actor=amina, project=goat_draft)
+    anyone = as_()
+    answers = [
+        ("/api/projects/", "get", anyone.get(reverse("api-projects"))),
+        ("/api/projects/{id}/", "get", anyone.get(reverse("api-project", args=[goat_draft.pk]))),
+        (
+            "/api/projects/{id}/schedule/",
+            "get",
+            anyone.get(
+                reverse("api-project-schedule", args=[goat_draft.pk]),
+                {"amount": "9000.00", "duration": 6},
+            ),
+        ),
+        ("/api/staff/projects/", "get", as_(amina).get(reverse("api-staff-projects"))),
+    ]
+    for path, method, answer in answers:
+        assert answer.status_code == 200, (path, answer.content)
+        assert schema_errors(anyone, path, answer, method) == [], path
