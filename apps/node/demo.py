@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.identity.credential_services import credential_issue
 from apps.identity.models import Organization, Role, User
@@ -13,6 +16,8 @@ from apps.identity.services import (
     staff_member_create,
     user_self_register,
 )
+from apps.projects.models import Project
+from apps.projects.services import project_create, project_publish
 
 DEMO_PASSWORD = "growr-demo-2026"
 DEMO_ORGANIZATION = "Kijani Microfinance"
@@ -48,6 +53,7 @@ def demo_data_ensure() -> list[DemoLogin]:
             organization = _create_demo_person(email, full_name, role, organization)
         logins.append(DemoLogin(email=email, role=Role(role).label, portal=portal, created=created))
     _demo_credentials()
+    _demo_projects()
     return logins
 
 
@@ -113,3 +119,73 @@ def _create_demo_person(email, full_name, role, organization):
     else:
         user_self_register(email=email, full_name=full_name, password=DEMO_PASSWORD, role=role)
     return organization
+
+
+def _demo_projects() -> None:
+    """Two open projects of the demo organization, published once."""
+    admin = User.objects.filter(email=DEMO_PEOPLE[1][0]).first()
+    if admin is None or Project.objects.filter(organization=admin.organization).exists():
+        return
+    today = timezone.localdate()
+    common = {
+        "currency": "KES",
+        "starts_on": today,
+        "ends_on": today + timedelta(days=120),
+        "min_ticket": Decimal("1000.00"),
+        "first_loss_percent": Decimal("10"),
+    }
+    projects = [
+        {
+            **common,
+            "name": "Dairy goats for Nakuru smallholders",
+            "description": "Two in-calf goats per family, repaid monthly from milk sales.",
+            "target_amount": Decimal("600000.00"),
+            "min_amount": Decimal("5000.00"),
+            "max_amount": Decimal("40000.00"),
+            "min_duration": 6,
+            "max_duration": 18,
+            "annual_rate": Decimal("18"),
+            "interest_method": "declining_equal_installments",
+            "repayment_frequency": "monthly",
+            "grace_periods": 1,
+            "fee_percent": Decimal("1.5"),
+            "eligibility": {
+                "all": [
+                    {"credential": "age", "claim": "birthDate", "op": "age_at_least", "value": 18},
+                    {
+                        "credential": "monthly_income",
+                        "claim": "monthlyIncome.amount",
+                        "op": ">=",
+                        "value": "15000.00",
+                        "currency": "KES",
+                    },
+                ]
+            },
+        },
+        {
+            **common,
+            "name": "Rice inputs for the Kisumu long rains",
+            "description": "Seed and fertiliser before planting, repaid once after the harvest.",
+            "target_amount": Decimal("400000.00"),
+            "min_amount": Decimal("3000.00"),
+            "max_amount": Decimal("25000.00"),
+            "min_duration": 120,
+            "max_duration": 180,
+            "annual_rate": Decimal("16"),
+            "interest_method": "flat",
+            "repayment_frequency": "bullet",
+            "eligibility": {
+                "all": [
+                    {"credential": "cooperative_membership", "op": "present"},
+                    {
+                        "credential": "land_size",
+                        "claim": "landSizeHectares",
+                        "op": ">=",
+                        "value": "0.5",
+                    },
+                ]
+            },
+        },
+    ]
+    for terms in projects:
+        project_publish(actor=admin, project=project_create(actor=admin, terms=terms))
