@@ -114,6 +114,8 @@ from apps.identity.ssi.credential_types import (
     COUNTRY_CODES,
     CREDENTIAL_TYPES,
     CURRENCY_CODES,
+    DECIMAL_DIGITS,
+    DECIMAL_PATTERN,
     ClaimsValidator,
 )
 
@@ -191,7 +193,7 @@ _YEARS_SUBJECTS = {
 }
 _UNITS = {"landSizeHectares": "hectares"}
 
-DECIMAL_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,4})?")
+DECIMAL_RE = re.compile(DECIMAL_DIGITS)
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DID_RE = re.compile(r"did:[a-z0-9]+:[A-Za-z0-9._:%-]+")
 MAX_DID = 500
@@ -236,8 +238,8 @@ class Claim:
 
     def accepts(self, value: object) -> bool:
         """Whether VALUE is a value this claim can have (for rule literals): valid under the
-        credential type's schema and readable the way claims are read (the schema's patterns let
-        a trailing newline through, and its "integer" admits 5.0)."""
+        credential type's schema and readable the way claims are read (JSON Schema's "integer"
+        admits 5.0)."""
         kind = DECIMAL if self.kind == MONEY else self.kind
         return _read(kind, value) is not None and self._literal_validator.is_valid(value)
 
@@ -254,7 +256,7 @@ def _kind(schema: dict) -> str:
         return COUNTRY
     if schema.get("type") == "integer":
         return COUNT
-    if schema.get("type") == "string" and schema.get("pattern") == f"^{DECIMAL_RE.pattern}$":
+    if schema.get("type") == "string" and schema.get("pattern") == DECIMAL_PATTERN:
         return DECIMAL
     if schema.get("type") == "string":
         return TEXT

@@ -267,3 +267,15 @@ def test_a_credential_signed_by_a_key_other_than_its_issuers_is_refused(people):
     with pytest.raises(vc.CheckFailed) as refused:
         vc.read_any(document)
     assert refused.value.check == "signature"
+
+
+@pytest.mark.parametrize(
+    ("slug", "claims"),
+    [
+        ("land_size", {"landSizeHectares": "2.5\n"}),
+        ("age", {"birthDate": "1990-02-03\n"}),
+        ("monthly_income", {"monthlyIncome": {"amount": "300\n", "currency": "KES"}}),
+    ],
+)
+def test_a_claim_with_a_trailing_newline_breaks_its_schema(slug, claims):
+    assert CREDENTIAL_TYPES[slug].claim_errors(claims)

@@ -28,9 +28,13 @@ COUNTRY_CODES = sorted(c.alpha_2 for c in pycountry.countries)
 CURRENCY_CODES = sorted(c.alpha_3 for c in pycountry.currencies)
 
 _country = {"type": "string", "enum": COUNTRY_CODES}
-_date = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+# "(?!\n)$": Python's "$" also matches before a final newline, and ECMA regexes (the JSON Schema
+# dialect) know no "\Z"; the lookahead makes both read the pattern the same way.
+_date = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}(?!\n)$"}
 _text = {"type": "string", "minLength": 1, "maxLength": 200}
-_decimal = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,4})?$"}
+DECIMAL_DIGITS = r"[0-9]{1,12}(\.[0-9]{1,4})?"
+DECIMAL_PATTERN = rf"^{DECIMAL_DIGITS}(?!\n)$"
+_decimal = {"type": "string", "pattern": DECIMAL_PATTERN}
 _money = {
     "type": "object",
     "properties": {"amount": _decimal, "currency": {"type": "string", "enum": CURRENCY_CODES}},
@@ -139,7 +143,7 @@ CREDENTIAL_TYPES: dict[str, CredentialType] = {
                     "birthdate": _date,
                     "nationality": _country,
                     "address": {"type": "string", "minLength": 1, "maxLength": 500},
-                    "id_number": {"type": "string", "pattern": r"^[A-Za-z0-9 /-]{3,40}$"},
+                    "id_number": {"type": "string", "pattern": r"^[A-Za-z0-9 /-]{3,40}(?!\n)$"},
                 }
             ),
             timedelta(days=2 * 365),
