@@ -230,7 +230,7 @@ class OpenProjectsFilterForm(forms.Form):
         required=False,
         min_value=1,
         max_value=10_000,
-        help_text="Months, weeks or fortnights as the project repays; days for one repayment.",
+        help_text="Months, weeks or days, as each project counts them.",
     )
     currency = forms.ChoiceField(label="Currency", required=False)
     qualify = forms.BooleanField(label="Only projects I qualify for", required=False)

@@ -534,7 +534,7 @@
       text: "With nothing chosen, a credential from any issuer this node trusts counts." }));
     used.forEach(function (slug) {
       var chosen = self.state.issuers[slug] || (self.state.issuers[slug] = []);
-      var box = el("fieldset", { className: "claims-choice" }, [
+      var box = el("fieldset", { className: "claims-choice", "data-issuers": slug }, [
         el("legend", { text: self.catalogue.types[slug].name + " credentials from" })
       ]);
       known.forEach(function (issuer) {
