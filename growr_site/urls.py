@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from apps.identity import views as identity_views
 from apps.identity.urls_portals import borrow_patterns, invest_patterns, staff_patterns
 from apps.node import views as node_views
+from apps.projects.urls import public_patterns as project_public_patterns
 
 urlpatterns = [
     path("", identity_views.landing, name="landing"),
@@ -15,8 +16,10 @@ urlpatterns = [
     path("staff/", include(staff_patterns)),
     path("staff/books/", include("apps.ledger.urls")),
     path("staff/network/", include("apps.discovery.urls")),
+    path("staff/projects/", include("apps.projects.urls")),
     path("borrow/", include(borrow_patterns)),
     path("invest/", include(invest_patterns)),
+    path("projects/", include(project_public_patterns)),
     path("admin/", admin.site.urls),
     path("api/", include("apps.identity.urls_api")),
     path("api/", include("apps.ledger.urls_api")),

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from apps.funding import views as funding_views
+from apps.projects import views_public as project_views
 
 from . import views, views_credentials, views_wallet
 
@@ -36,6 +37,7 @@ staff_patterns = (
 borrow_patterns = (
     [
         path("", views.borrower_home, name="home"),
+        path("projects/", project_views.open_projects, name="projects"),
         path("credentials/", views_wallet.credentials, name="credentials"),
         path(
             "credentials/download/",

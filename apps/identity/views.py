@@ -10,6 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.projects import selectors as project_selectors
+
 from . import credential_selectors, selectors, services
 from .forms import InvitationAcceptForm, ProfileForm, RegistrationForm, StaffInvitationForm
 from .models import Role
@@ -117,6 +119,7 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         "credential_counts": credential_selectors.organization_credential_counts(
             organization=organization
         ),
+        "project_counts": project_selectors.organization_project_counts(organization=organization),
     }
     return render(request, "identity/staff_home.html", context)
 

@@ -6,14 +6,14 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.identity.credential_selectors import credit_record, trusted_issuer_dids
 from apps.identity.models import Organization, User
 
 from . import eligibility, schedule
-from .models import Frequency, Project, ProjectStatus
+from .models import Frequency, Project, ProjectEvent, ProjectStatus
 
 VISIBLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED, ProjectStatus.CLOSED)
 
@@ -21,6 +21,44 @@ VISIBLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED, ProjectStatus.CLOSED)
 def organization_projects(*, organization: Organization, status: str = "") -> QuerySet[Project]:
     projects = Project.objects.filter(organization=organization).defer("image", "description")
     return projects.filter(status=status) if status else projects
+
+
+def organization_project(*, organization: Organization, pk) -> Project | None:
+    """One of ORGANIZATION's projects, drafts included, as its staff pages show it."""
+    return (
+        Project.objects.filter(organization=organization, pk=pk)
+        .select_related("organization")
+        .defer("image")
+        .first()
+    )
+
+
+def organization_project_image(*, organization: Organization, pk) -> tuple[bytes, str] | None:
+    """A project's picture for its organization's staff, drafts included."""
+    row = (
+        Project.objects.filter(organization=organization, pk=pk, image__isnull=False)
+        .values_list("image", "image_type")
+        .first()
+    )
+    return (bytes(row[0]), row[1]) if row else None
+
+
+def organization_project_counts(*, organization: Organization) -> dict[str, int]:
+    """How many of ORGANIZATION's projects are in each status (every status, zeros included)."""
+    counts = dict.fromkeys(ProjectStatus.values, 0)
+    rows = (
+        Project.objects.filter(organization=organization)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    counts.update(dict(rows))
+    return counts
+
+
+def project_events(*, project: Project) -> QuerySet[ProjectEvent]:
+    """A project's history, newest first, with who did what."""
+    return project.events.select_related("actor")
 
 
 def open_projects(
@@ -48,6 +86,12 @@ def open_projects(
     if currency:
         projects = projects.filter(currency=currency.upper())
     return projects
+
+
+def open_currencies(*, today: date | None = None) -> list[str]:
+    """The currencies of the projects taking applications today, for a filter."""
+    projects = open_projects(today=today).order_by().values_list("currency", flat=True)
+    return sorted(set(projects.distinct()))
 
 
 def project_for_viewer(*, pk, viewer: User | None) -> Project | None:

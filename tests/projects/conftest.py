@@ -43,6 +43,20 @@ def goat_terms(**changes) -> dict:
 
 
 @pytest.fixture
+def issue(kijani):
+    """Issue a credential (as tests/identity/conftest.py does): issue(by, to, type, claims)."""
+    from apps.identity import credential_services
+
+    def issue(by, to, credential_type="age", claims=None, **extra):
+        claims = claims if claims is not None else {"birthDate": "1990-02-03"}
+        return credential_services.credential_issue(
+            issuer=by, holder=to, credential_type=credential_type, claims=claims, **extra
+        )
+
+    return issue
+
+
+@pytest.fixture
 def goat_draft(juma):
     from apps.projects.services import project_create
 
