@@ -466,12 +466,14 @@ class Rule:
     op: str
     value: Any = None
     currency: str | None = None
+    # A "present" rule names a money claim by its name or by its amount's path; either is kept.
+    written_claim: str | None = None
 
     @property
     def document(self) -> dict:
         out: dict[str, Any] = {"credential": self.credential}
         if self.claim is not None:
-            out["claim"] = self.claim.name if self.op == PRESENT else self.claim.path
+            out["claim"] = self.written_claim or self.claim.path
         out["op"] = self.op
         if self.op != PRESENT:
             out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
@@ -601,11 +603,18 @@ class _Parser:
         if "claim" not in node:
             return Rule(number, slug, None, PRESENT)
         claim = node["claim"]
-        if not isinstance(claim, str) or (slug, claim) not in CLAIMS:
+        # Either the claim's name or, for money, its path ("monthlyIncome.amount") as the
+        # catalogue offers it: both mean the claim is shown.
+        found = (
+            CLAIMS.get((slug, claim)) or _BY_PATH.get((slug, claim))
+            if isinstance(claim, str)
+            else None
+        )
+        if found is None:
             names = ", ".join(CREDENTIAL_TYPES[slug].claim_names)
             self.error(f"{name}: has no claim {_show(claim)} (one of {names})")
             return None
-        return Rule(number, slug, CLAIMS[slug, claim], PRESENT)
+        return Rule(number, slug, found, PRESENT, written_claim=claim)
 
     def condition(self, node: dict, slug: str, op: str, name: str, number: int) -> Rule | None:
         path = node.get("claim")

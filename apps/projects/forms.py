@@ -11,9 +11,9 @@ from django import forms
 
 from apps.identity.ssi.credential_types import COUNTRY_CODES
 
-from .models import Frequency, InterestMethod, ProjectStatus
+from .models import DURATION_UNITS, Frequency, InterestMethod, ProjectStatus
 from .schedule import CURRENCY_MINOR_UNITS
-from .services import DURATION_UNITS, MAX_IMAGE_BYTES, TERM_FIELDS
+from .services import MAX_IMAGE_BYTES, TERM_FIELDS
 
 
 def _currency_name(code: str) -> str:

@@ -7,6 +7,7 @@ the public projects book. Amounts are Decimals in the project's currency, never 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -42,6 +43,19 @@ class Frequency(models.TextChoices):
     BIWEEKLY = schedule.Frequency.BIWEEKLY.value, "Every two weeks"
     MONTHLY = schedule.Frequency.MONTHLY.value, "Monthly"
     BULLET = schedule.Frequency.BULLET.value, "Once, at the end (e.g. after the harvest)"
+
+
+DURATION_UNITS = {
+    Frequency.WEEKLY: "weeks",
+    Frequency.BIWEEKLY: "fortnights",
+    Frequency.MONTHLY: "months",
+    Frequency.BULLET: "days",
+}
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """AMOUNT as the currency writes it (stored amounts carry the column's 3 decimals)."""
+    return str(amount.quantize(Decimal(1).scaleb(-schedule.minor_units(currency))))
 
 
 class CloseReason(models.TextChoices):

@@ -13,7 +13,7 @@ from apps.identity.credential_selectors import credit_record, trusted_issuer_did
 from apps.identity.models import Organization, User
 
 from . import eligibility, schedule
-from .models import Frequency, Project, ProjectEvent, ProjectStatus
+from .models import DURATION_UNITS, Frequency, Project, ProjectEvent, ProjectStatus, money_text
 
 VISIBLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED, ProjectStatus.CLOSED)
 
@@ -120,11 +120,13 @@ def loan_terms(
     """The terms of one loan of AMOUNT over DURATION under PROJECT, if they are in its range."""
     errors = {}
     if not project.min_amount <= amount <= project.max_amount:
-        errors["amount"] = (
-            f"Between {project.min_amount} and {project.max_amount} {project.currency}."
+        low, high = (
+            money_text(a, project.currency) for a in (project.min_amount, project.max_amount)
         )
+        errors["amount"] = f"Between {low} and {high} {project.currency}."
     if not project.min_duration <= duration <= project.max_duration:
-        errors["duration"] = f"Between {project.min_duration} and {project.max_duration}."
+        unit = DURATION_UNITS[project.repayment_frequency]
+        errors["duration"] = f"Between {project.min_duration} and {project.max_duration} {unit}."
     if errors:
         raise ValidationError(errors)
     bullet = project.repayment_frequency == Frequency.BULLET
@@ -143,9 +145,8 @@ def loan_terms(
             fee_fixed=project.fee_fixed,
         )
     except schedule.InvalidTerms as exc:
-        raise ValidationError(
-            {exc.field if exc.field in ("amount",) else "amount": str(exc)}
-        ) from exc
+        field = "duration" if exc.field in ("installments", "duration_days") else "amount"
+        raise ValidationError({field: str(exc)}) from exc
 
 
 def schedule_preview(

@@ -23,8 +23,16 @@ from apps.ledger.models import Book
 from apps.ledger.services import book_publish
 
 from . import eligibility
-from .models import CloseReason, Frequency, Project, ProjectEvent, ProjectStatus
-from .schedule import UnknownCurrency, minor_units
+from .models import (
+    DURATION_UNITS,
+    CloseReason,
+    Frequency,
+    Project,
+    ProjectEvent,
+    ProjectStatus,
+    money_text,
+)
+from .schedule import InvalidTerms, LoanTerms, UnknownCurrency, build_schedule, minor_units
 
 ALLOWED = {
     ProjectStatus.DRAFT: {ProjectStatus.PUBLISHED},
@@ -145,10 +153,52 @@ def _clean_terms(terms: dict) -> dict:
         clean["eligibility"] = eligibility.validate(criteria) if criteria else {}
     except eligibility.InvalidCriteria as exc:
         errors["eligibility"] = "; ".join(exc.errors) if getattr(exc, "errors", None) else str(exc)
+    if not errors:
+        errors.update(_schedule_errors(clean))
     if errors:
         raise ValidationError(errors)
     clean["name"] = str(terms["name"]).strip()
     return clean
+
+
+# Which term a schedule's complaint is about, as the editor names it.
+_SCHEDULE_FIELDS = {
+    "principal": "min_amount",
+    "installments": "max_duration",
+    "duration_days": "max_duration",
+    "grace_periods": "grace_periods",
+    "fee_percent": "fee_percent",
+    "fee_fixed": "fee_fixed",
+    "annual_rate": "annual_rate",
+}
+
+
+def _schedule_errors(terms: dict) -> dict[str, str]:
+    """Every loan in the project's range must have a schedule: the smallest and largest amount
+    over the shortest and longest duration are built once each."""
+    bullet = terms.get("repayment_frequency") == Frequency.BULLET
+    for amount in (terms["min_amount"], terms["max_amount"]):
+        for duration in (terms["min_duration"], terms["max_duration"]):
+            try:
+                build_schedule(
+                    LoanTerms(
+                        principal=amount,
+                        currency=terms["currency"],
+                        annual_rate=terms["annual_rate"],
+                        method=terms.get("interest_method"),
+                        frequency=terms.get("repayment_frequency"),
+                        disbursed_on=terms["starts_on"],
+                        installments=None if bullet else duration,
+                        duration_days=duration if bullet else None,
+                        grace_periods=terms.get("grace_periods", 0),
+                        fee_percent=terms["fee_percent"],
+                        fee_fixed=terms["fee_fixed"],
+                    )
+                )
+            except InvalidTerms as exc:
+                field = _SCHEDULE_FIELDS.get(exc.field, "interest_method")
+                return {field: f"No repayment schedule for a loan in this range: {exc}."}
+    return {}
 
 
 def _apply(project: Project, terms: dict) -> None:
@@ -194,6 +244,8 @@ def project_set_image(*, actor: User, project: Project, data: bytes) -> Project:
     """Store a project's picture re-encoded as JPEG: at most 1600 px a side, no metadata (a
     phone photo's EXIF can hold the place it was taken)."""
     _check_staff(actor, project)
+    if project.status != ProjectStatus.DRAFT:
+        raise ValidationError({"image": "A published project keeps its picture."})
     if len(data) > MAX_IMAGE_BYTES:
         raise ValidationError({"image": "The image is larger than 2 MB."})
     try:
@@ -227,7 +279,7 @@ def public_terms(project: Project) -> dict:
         "description": project.description,
         "originator": project.organization.name,
         "currency": project.currency,
-        **{field: _money_text(getattr(project, field), project.currency) for field in MONEY_FIELDS},
+        **{field: money_text(getattr(project, field), project.currency) for field in MONEY_FIELDS},
         "min_duration": project.min_duration,
         "max_duration": project.max_duration,
         "duration_unit": DURATION_UNITS[project.repayment_frequency],
@@ -243,20 +295,8 @@ def public_terms(project: Project) -> dict:
     }
 
 
-def _money_text(amount: Decimal, currency: str) -> str:
-    return str(amount.quantize(Decimal(1).scaleb(-minor_units(currency))))
-
-
 def _number_text(number: Decimal) -> str:
     return format(number.normalize(), "f")
-
-
-DURATION_UNITS = {
-    Frequency.WEEKLY: "weeks",
-    Frequency.BIWEEKLY: "fortnights",
-    Frequency.MONTHLY: "months",
-    Frequency.BULLET: "days",
-}
 
 
 def _publish(project: Project) -> None:
@@ -336,7 +376,9 @@ def project_pause(*, actor: User, project: Project, reason: str = "") -> Project
 def project_resume(*, actor: User, project: Project) -> Project:
     project = _locked(project)
     _check_admin(actor, project)
-    if project.status == ProjectStatus.PAUSED and project.ends_on < timezone.localdate():
+    if project.status != ProjectStatus.PAUSED:
+        raise ValidationError("Only a paused project resumes; a draft is published.")
+    if project.ends_on < timezone.localdate():
         raise ValidationError({"ends_on": "The end date has passed; extend it or close."})
     return _transition(project, to=ProjectStatus.PUBLISHED, actor=actor, detail="resumed")
 
@@ -376,7 +418,10 @@ def project_amend(*, actor: User, project: Project, amendment: Amendment) -> Pro
         elif target != target.quantize(Decimal(1).scaleb(-minor_units(project.currency))):
             errors["target_amount"] = f"At most {minor_units(project.currency)} decimals."
         else:
-            changes.append(f"target {project.target_amount} → {target}")
+            before, after = (
+                money_text(a, project.currency) for a in (project.target_amount, target)
+            )
+            changes.append(f"target {before} → {after}")
             project.target_amount = target
     if amendment.ends_on is not None:
         if amendment.ends_on <= project.ends_on:

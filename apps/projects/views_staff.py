@@ -28,7 +28,7 @@ from apps.identity.views_credentials import _UploadLimit
 
 from . import eligibility, selectors, services
 from .forms import COUNTRY_CHOICES, AmendForm, ProjectFilterForm, ProjectForm, ReasonForm
-from .models import Project, ProjectStatus
+from .models import DURATION_UNITS, Project, ProjectStatus
 from .services import MAX_IMAGE_BYTES
 
 PROJECTS_PAGE = 25
@@ -179,7 +179,7 @@ def _editor(request: HttpRequest, form: ProjectForm, project: Project | None) ->
         "form": form,
         "project": project,
         "catalogue": _catalogue(),
-        "duration_units": {str(k.value): v for k, v in services.DURATION_UNITS.items()},
+        "duration_units": {str(k.value): v for k, v in DURATION_UNITS.items()},
     }
     return render(request, "projects/staff/editor.html", context)
 

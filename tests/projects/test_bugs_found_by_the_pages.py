@@ -1,5 +1,5 @@
-"""Bugs in the projects core that building the pages found. They fail until the core is fixed;
-the pages do not work around them."""
+"""Bugs in the projects core that building the pages found, fixed in the core (the pages never
+worked around them); these keep them fixed."""
 
 from __future__ import annotations
 
@@ -113,3 +113,16 @@ def test_amounts_in_messages_are_at_the_currencys_precision(goat_draft, amina):
     )
     detail = project.events.first().detail
     assert "500000.000" not in detail
+
+
+def test_a_published_project_keeps_its_picture(goat_draft, amina):
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(png, "PNG")
+    services.project_publish(actor=amina, project=goat_draft)
+
+    with pytest.raises(ValidationError, match="keeps its picture"):
+        services.project_set_image(actor=amina, project=goat_draft, data=png.getvalue())
