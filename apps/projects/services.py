@@ -240,9 +240,11 @@ def project_update_draft(*, actor: User, project: Project, terms: dict) -> Proje
     return project
 
 
+@transaction.atomic
 def project_set_image(*, actor: User, project: Project, data: bytes) -> Project:
     """Store a project's picture re-encoded as JPEG: at most 1600 px a side, no metadata (a
     phone photo's EXIF can hold the place it was taken)."""
+    project = _locked(project)
     _check_staff(actor, project)
     if project.status != ProjectStatus.DRAFT:
         raise ValidationError({"image": "A published project keeps its picture."})
