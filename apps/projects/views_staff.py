@@ -194,19 +194,32 @@ def project_new(request: HttpRequest, limit: _UploadLimit) -> HttpResponse:
         initial={"currency": "KES", "repayment_frequency": "monthly", "grace_periods": 0},
     )
     if posted and form.is_valid():
-        try:
-            # One transaction: a picture that is refused leaves no draft behind.
-            with transaction.atomic():
-                project = services.project_create(actor=request.user, terms=form.terms())
-                image = form.image_data()
-                if image is not None:
-                    services.project_set_image(actor=request.user, project=project, data=image)
-        except ValidationError as error:
-            _add_service_errors(form, error)
-        else:
-            messages.success(request, f"Draft “{project.name}” saved.")
-            return redirect("projects:detail", pk=project.pk)
+        saved = _save_draft(request, form, None)
+        if saved is not None:
+            return saved
     return _editor(request, form, None)
+
+
+def _save_draft(request: HttpRequest, form, project: Project | None) -> HttpResponse | None:
+    """Create or update the draft and its picture; a redirect, or None with the service's
+    errors on the form."""
+    try:
+        # One transaction: a picture that is refused leaves no draft (or change) behind.
+        with transaction.atomic():
+            if project is None:
+                project = services.project_create(actor=request.user, terms=form.terms())
+            else:
+                project = services.project_update_draft(
+                    actor=request.user, project=project, terms=form.terms()
+                )
+            image = form.image_data()
+            if image is not None:
+                services.project_set_image(actor=request.user, project=project, data=image)
+    except ValidationError as error:
+        _add_service_errors(form, error)
+        return None
+    messages.success(request, f"Draft “{project.name}” saved.")
+    return redirect("projects:detail", pk=project.pk)
 
 
 @_image_upload
@@ -227,19 +240,9 @@ def project_edit(request: HttpRequest, limit: _UploadLimit, pk) -> HttpResponse:
         initial=ProjectForm.initial_from(project),
     )
     if posted and form.is_valid():
-        try:
-            with transaction.atomic():
-                project = services.project_update_draft(
-                    actor=request.user, project=project, terms=form.terms()
-                )
-                image = form.image_data()
-                if image is not None:
-                    services.project_set_image(actor=request.user, project=project, data=image)
-        except ValidationError as error:
-            _add_service_errors(form, error)
-        else:
-            messages.success(request, f"Draft “{project.name}” saved.")
-            return redirect("projects:detail", pk=project.pk)
+        saved = _save_draft(request, form, project)
+        if saved is not None:
+            return saved
     return _editor(request, form, project)
 
 
