@@ -186,6 +186,7 @@ class WalletEvent(models.Model):
     class Kind(models.TextChoices):
         CREATED = "created", "Wallet created"
         KEY_EXPORTED = "key_exported", "Private key exported"
+        EXPORT_REFUSED = "export_refused", "Key export refused: wrong password"
         SELF_CUSTODY = "self_custody", "Switched to self-custody"
         PRESENTED = "presented", "Presentation signed by the node for the holder"
 

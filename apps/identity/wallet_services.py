@@ -53,18 +53,36 @@ def custodial_key(*, wallet: Wallet) -> Ed25519Key:
     return Ed25519Key(unseal(bytes(wallet.sealed_key)))
 
 
-@transaction.atomic
+EXPORT_ATTEMPTS = 5
+EXPORT_COOLOFF = timedelta(minutes=15)
+
+
 def wallet_key_export(*, user: User, password: str) -> dict:
     """The custodial private key as a JWK, for the holder to take into their own wallet. The
-    password is asked again: a session left open must not hand the key over."""
-    if not user.check_password(password):
-        raise ValidationError({"password": "The password is not right."})
-    wallet = Wallet.objects.select_for_update().get(pk=wallet_of_user(user=user).pk)
-    key = custodial_key(wallet=wallet)
-    WalletEvent.objects.create(
-        wallet=wallet, kind=WalletEvent.Kind.KEY_EXPORTED, did=wallet.did, actor=user
-    )
-    return {**key.private_jwk(), "kid": key.verification_method}
+    password is asked again (a session left open must not hand the key over), and after
+    EXPORT_ATTEMPTS wrong ones within EXPORT_COOLOFF the export waits, right password or not.
+    Every refusal is kept in the wallet's history, which the holder sees."""
+    minutes = int(EXPORT_COOLOFF.total_seconds() // 60)
+    # The wallet row is locked while counting and recording, so parallel guesses queue and
+    # count; the refusal is committed before it is reported.
+    with transaction.atomic():
+        wallet = Wallet.objects.select_for_update().get(pk=wallet_of_user(user=user).pk)
+        since = timezone.now() - EXPORT_COOLOFF
+        refused = wallet.events.filter(kind=WalletEvent.Kind.EXPORT_REFUSED, at__gte=since)
+        if refused.count() >= EXPORT_ATTEMPTS:
+            problem = f"Too many wrong passwords; try again in {minutes} minutes."
+        elif not user.check_password(password):
+            WalletEvent.objects.create(
+                wallet=wallet, kind=WalletEvent.Kind.EXPORT_REFUSED, did=wallet.did, actor=user
+            )
+            problem = "The password is not right."
+        else:
+            key = custodial_key(wallet=wallet)
+            WalletEvent.objects.create(
+                wallet=wallet, kind=WalletEvent.Kind.KEY_EXPORTED, did=wallet.did, actor=user
+            )
+            return {**key.private_jwk(), "kid": key.verification_method}
+    raise ValidationError({"password": problem})
 
 
 def challenge_issue(*, user: User | None, purpose: str, request: dict | None = None) -> Challenge:

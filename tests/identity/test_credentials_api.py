@@ -168,7 +168,7 @@ def test_exporting_the_key_needs_the_password(as_, wanjiru):
     assert wrong.status_code == 400
     assert right.status_code == 200 and Ed25519Key.from_jwk(right.json()).did == did
     events = [e["kind"] for e in client.get(reverse("api-wallet")).json()["events"]]
-    assert events == ["key_exported", "created"]
+    assert events == ["key_exported", "export_refused", "created"]
 
 
 def test_importing_a_credential_from_a_trusted_outside_issuer(as_, ngozi, wanjiru):
@@ -344,3 +344,17 @@ def test_answers_have_the_shapes_the_openapi_schema_documents(as_, amina, wanjir
     assert [a.status_code for _, _, a in answers] == [201, 200, 200, 200, 200, 201, 200, 400]
     for path, method, answer in answers:
         assert schema_errors(borrower, path, answer, method) == [], (path, answer.json())
+
+
+def test_export_waits_after_five_wrong_passwords_and_the_holder_sees_each(as_, wanjiru):
+    client = as_(wanjiru)
+    url = reverse("api-wallet-export")
+    for _ in range(5):
+        assert client.post(url, {"password": "guess"}, format="json").status_code == 400
+
+    right = client.post(url, {"password": "correct horse battery staple"}, format="json")
+
+    assert right.status_code == 400
+    assert "Too many wrong passwords" in json.dumps(right.json())
+    events = [e["kind"] for e in client.get(reverse("api-wallet")).json()["events"]]
+    assert events.count("export_refused") == 5 and "key_exported" not in events
