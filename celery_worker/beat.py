@@ -26,6 +26,16 @@ def beat_schedule() -> dict:
             "task": "apps.ledger.tasks.outbox_sweep_task",
             "schedule": settings.GROWR_OUTBOX_SWEEP_INTERVAL.total_seconds(),
         },
+        # Daily; run hourly so a missed night (a stopped beat) costs hours, not a day. Both are
+        # idempotent: a bucket is set, a reminder is sent once.
+        "loans-arrears": {
+            "task": "apps.applications.tasks.loans_arrears_update_task",
+            "schedule": 3600.0,
+        },
+        "loans-reminders": {
+            "task": "apps.applications.tasks.reminders_send_task",
+            "schedule": 3600.0,
+        },
         "projects-close-ended": {
             "task": "apps.projects.tasks.projects_close_ended_task",
             "schedule": 3600.0,

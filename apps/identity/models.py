@@ -189,6 +189,7 @@ class WalletEvent(models.Model):
         EXPORT_REFUSED = "export_refused", "Key export refused: wrong password"
         SELF_CUSTODY = "self_custody", "Switched to self-custody"
         PRESENTED = "presented", "Presentation signed by the node for the holder"
+        AGREEMENT_SIGNED = "agreement_signed", "Loan agreement signed by the node for the holder"
 
     wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -82,7 +82,7 @@ class ReplicationRangeSerializer(serializers.Serializer):
 
 
 class BookEntryValueSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="schema id, e.g. growr/loan-event")
+    type = serializers.CharField(help_text="schema id, e.g. growr/loan")
     v = serializers.IntegerField(help_text="schema version")
     key = serializers.CharField()
     value = serializers.JSONField(allow_null=True, help_text="null: the key was deleted")

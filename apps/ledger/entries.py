@@ -2,7 +2,7 @@
 
 Every block of a book is one entry, encoded as canonical JSON (sorted keys, no spaces, UTF-8):
 
-    {"type": "growr/loan-event", "v": 1, "key": "<entry key>", "value": {...}}
+    {"type": "growr/loan", "v": 1, "key": "<entry key>", "value": {...}}
 
 `value` is null for a deletion. Schemas are closed (`additionalProperties: false`) and every
 identifier is pseudonymous (a UUID, a hash, a node's DID), so a name, phone number, address,
@@ -94,28 +94,40 @@ ENTRY_TYPES: dict[tuple[str, int], EntryType] = {
             ),
         ),
         EntryType(
-            "growr/loan-event",
+            "growr/loan",
             1,
             Book.LOANS,
             _object(
                 {
                     "loan": _uuid,
                     "project": _uuid,
-                    "event": {
+                    "version": {"type": "integer", "minimum": 1},
+                    "status": {
                         "enum": [
                             "submitted",
                             "approved",
-                            "rejected",
-                            "withdrawn",
-                            "disbursed",
+                            "active",
+                            "overpaid",
                             "closed",
                             "written_off",
+                            "rejected",
+                            "withdrawn",
                         ]
                     },
-                    "amount": _decimal,
                     "currency": _currency,
+                    "amount": _decimal,
+                    "duration": {"type": "integer", "minimum": 1},
+                    "duration_unit": {"enum": ["weeks", "fortnights", "months", "days"]},
+                    "submitted_on": _date,
                     "agreement_hash": {"anyOf": [_hex32, {"type": "null"}]},
-                    "at": _datetime,
+                    "disbursed_on": {"anyOf": [_date, {"type": "null"}]},
+                    "closed_on": {"anyOf": [_date, {"type": "null"}]},
+                    "repaid": _object(
+                        {"principal": _decimal, "interest": _decimal, "fees": _decimal}
+                    ),
+                    "written_off": _decimal,
+                    "days_past_due": {"type": "integer", "minimum": 0},
+                    "arrears_bucket": {"enum": ["current", "1-30", "31-60", "61-90", "90+"]},
                 },
             ),
         ),
@@ -143,11 +155,18 @@ ENTRY_TYPES: dict[tuple[str, int], EntryType] = {
                 {
                     "payment": _uuid,
                     "loan": _uuid,
+                    "project": _uuid,
                     "kind": {"enum": ["repayment", "disbursement", "reversal", "write_off"]},
                     "amount": _decimal,
                     "currency": _currency,
                     "on": _date,
+                    # How a repayment was allocated (what funders' distributions split).
+                    "principal": _decimal,
+                    "interest": _decimal,
+                    "fees": _decimal,
+                    "overpaid": _decimal,
                 },
+                required=["payment", "loan", "kind", "amount", "currency", "on"],
             ),
         ),
         EntryType(

@@ -212,6 +212,12 @@ AXES_VERBOSE = False
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Growr node <noreply@localhost>")
+# How people hear of replies, codes and reminders: "console", "email" or a dotted path to an
+# apps.identity.notifiers.Notifier (an SMS gateway subclasses SmsNotifier).
+GROWR_NOTIFIERS = env.list("GROWR_NOTIFIERS", default=["email"])
+# Reminders: days before a due date, and days after it while unpaid.
+GROWR_REMINDER_DAYS_BEFORE = env.int("GROWR_REMINDER_DAYS_BEFORE", default=3)
+GROWR_REMINDER_DAYS_AFTER = env.list("GROWR_REMINDER_DAYS_AFTER", cast=int, default=[1, 7, 30])
 
 # STATIC FILES (vendored under static/, served by WhiteNoise; no CDN at run time)
 STATIC_URL = "/static/"

@@ -18,20 +18,29 @@ LOAN = "4b1f3b8e-1c1a-4d7e-9a56-2f3c1d9e8a01"
 
 @pytest.fixture
 def loans_book():
-    for n, event in enumerate(["submitted", "approved", "disbursed"]):
+    for n, status in enumerate(["submitted", "approved", "active"]):
         book_publish(
             book=Book.LOANS,
-            entry_type="growr/loan-event",
+            entry_type="growr/loan",
             version=1,
             key=f"loan:{LOAN}",
             value={
                 "loan": LOAN,
                 "project": LOAN,
-                "event": event,
-                "amount": "500.00",
+                "version": n + 1,
+                "status": status,
                 "currency": "KES",
+                "amount": "500.00",
+                "duration": 6,
+                "duration_unit": "months",
+                "submitted_on": "2026-11-20",
                 "agreement_hash": None,
-                "at": f"2026-11-2{n}T10:00:00Z",
+                "disbursed_on": None,
+                "closed_on": None,
+                "repaid": {"principal": "0.00", "interest": "0.00", "fees": "0.00"},
+                "written_off": "0.00",
+                "days_past_due": 0,
+                "arrears_bucket": "current",
             },
         )
     return log_for_book(book=Book.LOANS)
@@ -58,7 +67,7 @@ def test_an_anonymous_reader_lists_books_and_verifies_a_range(loans_book):
     values = _verified_blocks(client, loans_book, 0, 3)
 
     assert any(b["book"] == "loans" and b["length"] == 3 for b in books)
-    assert b'"event":"disbursed"' in values[2]
+    assert b'"status":"active"' in values[2]
 
 
 def test_a_tampered_block_is_exposed_by_its_proof(loans_book):
@@ -78,8 +87,8 @@ def test_entries_by_key_and_their_history(loans_book):
     history = client.get(f"{base}/history/?key=loan:{LOAN}").json()["history"]
 
     assert latest["block"] == 2
-    assert latest["entry"]["value"]["event"] == "disbursed"
-    assert [h["entry"]["value"]["event"] for h in history] == ["disbursed", "approved", "submitted"]
+    assert latest["entry"]["value"]["status"] == "active"
+    assert [h["entry"]["value"]["status"] for h in history] == ["active", "approved", "submitted"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,243 @@
+"""Reads for applications and loans: queues, a borrower's loans, one loan's page, portfolio
+figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from apps.identity.models import Organization, User
+from apps.projects import eligibility
+from apps.projects.models import Project
+from apps.projects.selectors import borrower_claims
+
+from .models import ApprovalLimit, Installment, Loan, LoanStatus, Repayment
+
+QUEUE_FILTERS = {
+    "": "All",
+    "to_review": "To review",
+    "second_approval": "Waiting for a second approval",
+    "awaiting_borrower": "Waiting for the borrower",
+    "to_sign": "Approved, waiting for the borrower's signature",
+    "to_disburse": "Signed, to disburse",
+    "active": "Active",
+    "in_arrears": "In arrears",
+    "closed": "Closed",
+    "refused": "Rejected or withdrawn",
+}
+
+
+def presentation_request_for(*, project: Project, holder: User) -> dict[str, list[str]] | None:
+    """What HOLDER is asked to present for PROJECT: the claims its rules read, for the credential
+    types every eligible borrower holds and those of the alternatives HOLDER holds (an "any"
+    group is met by one of them). None when the project asks for nothing."""
+    if not project.eligibility:
+        return None
+    wanted = eligibility.presentation_request(project.eligibility)
+    required = set(eligibility.required_credentials(project.eligibility))
+    held, _ = borrower_claims(holder=holder)
+    return {slug: claims for slug, claims in wanted.items() if slug in required or slug in held}
+
+
+def organization_loans(
+    *, organization: Organization, state: str = "", project_id=None, search: str = ""
+) -> QuerySet[Loan]:
+    """ORGANIZATION's applications and loans, newest first, narrowed to a queue filter."""
+    loans = Loan.objects.filter(organization=organization).select_related(
+        "project", "borrower", "first_approved_by"
+    )
+    narrowed = {
+        "to_review": Q(status=LoanStatus.SUBMITTED, first_approved_by__isnull=True),
+        "second_approval": Q(status=LoanStatus.SUBMITTED, first_approved_by__isnull=False),
+        "awaiting_borrower": Q(status=LoanStatus.SUBMITTED, awaiting="borrower"),
+        "to_sign": Q(status=LoanStatus.APPROVED, agreement__borrower_signature=""),
+        "to_disburse": Q(status=LoanStatus.APPROVED) & ~Q(agreement__borrower_signature=""),
+        "active": Q(status__in=[LoanStatus.ACTIVE, LoanStatus.OVERPAID]),
+        "in_arrears": Q(status=LoanStatus.ACTIVE, days_past_due__gt=0),
+        "closed": Q(status__in=[LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF]),
+        "refused": Q(status__in=[LoanStatus.REJECTED, LoanStatus.WITHDRAWN]),
+    }.get(state)
+    if narrowed is not None:
+        loans = loans.filter(narrowed)
+    if project_id:
+        loans = loans.filter(project_id=project_id)
+    if search:
+        term = search.strip()
+        by_person = Q(borrower__full_name__icontains=term) | Q(borrower__email__icontains=term)
+        if term.upper().startswith("L-") and term[2:].isdigit():
+            by_person |= Q(pk=int(term[2:]))
+        loans = loans.filter(by_person)
+    return loans
+
+
+def organization_loan(*, organization: Organization, pk: int) -> Loan | None:
+    return (
+        Loan.objects.filter(organization=organization, pk=pk)
+        .select_related("project", "borrower", "presentation", "first_approved_by", "decided_by")
+        .first()
+    )
+
+
+def borrower_loans(*, borrower: User) -> QuerySet[Loan]:
+    return Loan.objects.filter(borrower=borrower).select_related("project", "organization")
+
+
+def borrower_loan(*, borrower: User, pk: int) -> Loan | None:
+    return borrower_loans(borrower=borrower).filter(pk=pk).first()
+
+
+def loan_events(*, loan: Loan):
+    return loan.events.select_related("actor")
+
+
+def loan_messages(*, loan: Loan):
+    return loan.messages.select_related("author")
+
+
+def loan_installments(*, loan: Loan) -> list[Installment]:
+    return list(loan.installments.all())
+
+
+def loan_repayments(*, loan: Loan) -> QuerySet[Repayment]:
+    return loan.repayments.select_related("recorded_by", "reported_by")
+
+
+def loan_agreement(*, loan: Loan):
+    from .models import Agreement
+
+    return Agreement.objects.filter(loan=loan).first()
+
+
+def outstanding_total(*, loan: Loan) -> Decimal:
+    total = loan.installments.aggregate(
+        due=Sum(F("principal") + F("interest") + F("fee")),
+        paid=Sum(F("paid_principal") + F("paid_interest") + F("paid_fee")),
+    )
+    return (total["due"] or Decimal(0)) - (total["paid"] or Decimal(0))
+
+
+def next_installment(*, loan: Loan) -> Installment | None:
+    return loan.installments.filter(paid_off_on__isnull=True).order_by("number").first()
+
+
+def pending_repayments(*, organization: Organization) -> QuerySet[Repayment]:
+    return Repayment.objects.filter(
+        loan__organization=organization, status=Repayment.Status.REPORTED
+    ).select_related("loan", "loan__borrower", "reported_by")
+
+
+def approval_limits(*, organization: Organization) -> QuerySet[ApprovalLimit]:
+    return ApprovalLimit.objects.filter(organization=organization)
+
+
+def approval_limit_for(*, organization_id: int, currency: str) -> Decimal | None:
+    return (
+        ApprovalLimit.objects.filter(organization_id=organization_id, currency=currency)
+        .values_list("amount", flat=True)
+        .first()
+    )
+
+
+def queue_counts(*, organization: Organization) -> dict[str, int]:
+    """How many of ORGANIZATION's applications wait in each queue that needs someone (one
+    query)."""
+    loans = Loan.objects.filter(organization=organization)
+    return loans.aggregate(
+        to_review=Count("pk", filter=Q(status=LoanStatus.SUBMITTED, first_approved_by=None)),
+        second_approval=Count(
+            "pk", filter=Q(status=LoanStatus.SUBMITTED, first_approved_by__isnull=False)
+        ),
+        to_disburse=Count(
+            "pk", filter=Q(status=LoanStatus.APPROVED) & ~Q(agreement__borrower_signature="")
+        ),
+        in_arrears=Count("pk", filter=Q(status=LoanStatus.ACTIVE, days_past_due__gt=0)),
+    )
+
+
+@dataclass(frozen=True)
+class CurrencyPortfolio:
+    currency: str
+    disbursed: Decimal
+    repaid: Decimal
+    outstanding_principal: Decimal
+    par30: Decimal
+    due_this_week: Decimal
+    active_loans: int
+    buckets: dict[str, Decimal]
+
+    @property
+    def par30_percent(self) -> Decimal:
+        if not self.outstanding_principal:
+            return Decimal(0)
+        return (self.par30 * 100 / self.outstanding_principal).quantize(Decimal("0.1"))
+
+
+def portfolio(*, organization: Organization, today: date | None = None) -> list[CurrencyPortfolio]:
+    """Portfolio figures per currency: disbursed, repaid, outstanding principal, portfolio at
+    risk over 30 days, due in the next 7 days, and outstanding principal by arrears bucket.
+    Three queries, whatever the number of loans."""
+    today = today or timezone.localdate()
+    booked = Loan.objects.filter(organization=organization, disbursed_on__isnull=False)
+    principal_left = F("amount") - F("principal_repaid")
+    live = [LoanStatus.ACTIVE, LoanStatus.OVERPAID]
+    rows = (
+        booked.order_by()
+        .values("currency", "arrears_bucket")
+        .annotate(
+            disbursed=Sum("amount"),
+            repaid=Sum(F("principal_repaid") + F("interest_repaid") + F("fees_repaid")),
+            outstanding=Sum(principal_left, filter=Q(status__in=live)),
+            active=Count("pk", filter=Q(status__in=live)),
+        )
+    )
+    due = (
+        Installment.objects.filter(
+            loan__organization=organization,
+            loan__status=LoanStatus.ACTIVE,
+            paid_off_on__isnull=True,
+            due_on__lte=today + timedelta(days=7),
+        )
+        .order_by()
+        .values("loan__currency")
+        .annotate(
+            owed=Sum(
+                F("principal") + F("interest") + F("fee")
+                - F("paid_principal") - F("paid_interest") - F("paid_fee")
+            )
+        )
+    )  # fmt: skip
+    due_by_currency = {row["loan__currency"]: row["owed"] or Decimal(0) for row in due}
+    figures: dict[str, dict] = {}
+    for row in rows:
+        entry = figures.setdefault(
+            row["currency"],
+            {"disbursed": Decimal(0), "repaid": Decimal(0), "outstanding": Decimal(0),
+             "par30": Decimal(0), "active": 0, "buckets": {}},
+        )  # fmt: skip
+        outstanding = row["outstanding"] or Decimal(0)
+        entry["disbursed"] += row["disbursed"] or 0
+        entry["repaid"] += row["repaid"] or 0
+        entry["outstanding"] += outstanding
+        entry["active"] += row["active"]
+        entry["buckets"][row["arrears_bucket"]] = (
+            entry["buckets"].get(row["arrears_bucket"], Decimal(0)) + outstanding
+        )
+        if row["arrears_bucket"] in ("31-60", "61-90", "90+"):
+            entry["par30"] += outstanding
+    return [
+        CurrencyPortfolio(
+            currency=currency,
+            disbursed=entry["disbursed"],
+            repaid=entry["repaid"],
+            outstanding_principal=entry["outstanding"],
+            par30=entry["par30"],
+            due_this_week=due_by_currency.get(currency, Decimal(0)),
+            active_loans=entry["active"],
+            buckets=entry["buckets"],
+        )
+        for currency, entry in sorted(figures.items())
+    ]
