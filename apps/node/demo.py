@@ -9,7 +9,10 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from apps.identity.credential_services import credential_issue
+from apps.applications import services as loan_services
+from apps.applications.consent import CONSENT_VERSION
+from apps.applications.models import Loan
+from apps.identity.credential_services import credential_issue, presentation_build_custodial
 from apps.identity.models import Organization, Role, User
 from apps.identity.services import (
     organization_create,
@@ -54,6 +57,7 @@ def demo_data_ensure() -> list[DemoLogin]:
         logins.append(DemoLogin(email=email, role=Role(role).label, portal=portal, created=created))
     _demo_credentials()
     _demo_projects()
+    _demo_loans()
     return logins
 
 
@@ -189,3 +193,44 @@ def _demo_projects() -> None:
     ]
     for terms in projects:
         project_publish(actor=admin, project=project_create(actor=admin, terms=terms))
+
+
+def _demo_loans() -> None:
+    """Otieno's rice loan, applied for with his credentials, approved by the agent, signed,
+    disbursed and partly repaid; Wanjiru has none, so a visitor can apply as her."""
+    agent = User.objects.filter(email=DEMO_PEOPLE[2][0]).first()
+    otieno = User.objects.filter(email=DEMO_PEOPLE[4][0]).first()
+    rice = Project.objects.filter(name__startswith="Rice inputs").first()
+    if agent is None or otieno is None or rice is None or Loan.objects.exists():
+        return
+    challenge = loan_services.application_challenge(borrower=otieno, project=rice)
+    envelope = presentation_build_custodial(
+        holder=otieno,
+        nonce=challenge.nonce,
+        credential_ids=list(
+            otieno.credentials.filter(credential_type__in=challenge.request).values_list(
+                "pk", flat=True
+            )
+        ),
+        disclose={},
+    )
+    loan = loan_services.application_submit(
+        borrower=otieno,
+        project=rice,
+        amount="18000",
+        duration=150,
+        purpose="Certified seed and fertiliser for two acres of rice.",
+        consent_version=CONSENT_VERSION,
+        presentation=envelope,
+    )
+    loan_services.application_approve(actor=agent, loan=loan)
+    loan_services.agreement_sign(borrower=otieno, loan=loan, password=DEMO_PASSWORD)
+    loan_services.loan_disburse(actor=agent, loan=loan, rail="mobile_money", reference="DEMO-D1")
+    loan_services.repayment_record(
+        actor=agent,
+        loan=loan,
+        amount="2500",
+        reference="DEMO-R1",
+        rail="mobile_money",
+        paid_on=timezone.localdate(),
+    )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.consent import CONSENT_VERSION
+from apps.applications.models import Loan
 from apps.identity import credential_services
 from apps.projects.services import project_create, project_publish
 from tests.projects.conftest import goat_terms
@@ -90,6 +91,10 @@ def active_loan(apply, juma, simple_goats, wanjiru):
         borrower = borrower or wanjiru
         loan = apply(borrower, simple_goats, amount=amount, duration=duration)
         services.application_approve(actor=juma, loan=loan)
+        if days_ago:  # approved that long ago, so it can be disbursed then
+            Loan.objects.filter(pk=loan.pk).update(
+                decided_at=timezone.now() - timedelta(days=days_ago)
+            )
         services.agreement_sign(borrower=borrower, loan=loan, password=PASSWORD)
         return services.loan_disburse(
             actor=juma,

@@ -21,6 +21,12 @@ def test_demo_data_is_created_once_and_logins_work(client, db, capsys):
     assert first.count("(created)") == 7
     assert second.count("(exists)") == 7
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
+    # Otieno's rice loan is active and partly repaid; Wanjiru is free to apply.
+    from apps.applications.models import Loan
+
+    loan = Loan.objects.get()
+    assert (loan.borrower.email, loan.status) == ("otieno@demo.growr.test", "active")
+    assert loan.repayments.count() == 1
     for email, portal in [
         ("admin@kijani.demo.growr.test", "/staff/"),
         ("agent@kijani.demo.growr.test", "/staff/"),
