@@ -96,6 +96,8 @@ class Loan(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.CharField(max_length=500, blank=True)
 
+    # Set once both parties signed: what the loan book shows of the agreement.
+    agreement_hash = models.CharField(max_length=64, blank=True)
     disbursed_on = models.DateField(null=True, blank=True)
     closed_on = models.DateField(null=True, blank=True)
     days_past_due = models.PositiveIntegerField(default=0)

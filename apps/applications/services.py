@@ -98,7 +98,13 @@ def _check_admin(user: User, loan: Loan) -> None:
 
 
 def _locked(loan: Loan) -> Loan:
-    return Loan.objects.select_for_update().select_related("project").get(pk=loan.pk)
+    # The rows a step reads besides the loan (terms, names in messages) come in the same query;
+    # "of=self" locks only the loan.
+    return (
+        Loan.objects.select_for_update(of=("self",))
+        .select_related("project", "organization", "borrower")
+        .get(pk=loan.pk)
+    )
 
 
 def _audit(loan: Loan, *, actor: User | None, action: str, changes: dict | None = None,
@@ -137,7 +143,6 @@ def _published_changed(loan: Loan) -> None:
 
 
 def _publish(loan: Loan) -> None:
-    agreement = Agreement.objects.filter(loan=loan).exclude(borrower_signature="").first()
     book_publish(
         book=Book.LOANS,
         entry_type="growr/loan",
@@ -153,7 +158,7 @@ def _publish(loan: Loan) -> None:
             "duration": loan.duration,
             "duration_unit": DURATION_UNITS[loan.project.repayment_frequency],
             "submitted_on": timezone.localdate(loan.submitted_at).isoformat(),
-            "agreement_hash": agreement.hash if agreement else None,
+            "agreement_hash": loan.agreement_hash or None,
             "disbursed_on": loan.disbursed_on.isoformat() if loan.disbursed_on else None,
             "closed_on": loan.closed_on.isoformat() if loan.closed_on else None,
             "repaid": {
@@ -650,6 +655,7 @@ def agreement_sign(
         raise ValidationError({"signature": f"The signature is refused: {check.reason}."})
     agreement.borrower_signature, agreement.borrower_signed_at = signature, timezone.now()
     agreement.save()
+    loan.agreement_hash = agreement.hash
     _audit(loan, actor=borrower, action="agreement_signed", changes={"hash": agreement.hash})
     _published_changed(loan)
     _notify_staff(loan, f"{loan.reference}: the borrower signed the agreement.")
@@ -809,10 +815,9 @@ def repayment_record(*, actor: User, loan: Loan, amount: object, reference: obje
         if existing.status == Repayment.Status.REPORTED:
             return _apply(loan, existing, actor)
         return existing
-    _check_repayable(loan)
-    payment = Repayment.objects.create(
+    payment = Repayment(
         loan=loan, reference=reference, rail=rail, amount=amount, paid_on=paid_on,
-        status=Repayment.Status.REPORTED, recorded_by=actor,
+        recorded_by=actor,
     )  # fmt: skip
     return _apply(loan, payment, actor)
 

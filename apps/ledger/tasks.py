@@ -4,10 +4,10 @@ from celery import shared_task
 
 
 @shared_task
-def outbox_flush_task(book: str) -> int:
+def outbox_flush_task(*books: str) -> int:
     from .services import outbox_flush
 
-    return outbox_flush(book=book)
+    return sum(outbox_flush(book=book) for book in books)
 
 
 @shared_task
