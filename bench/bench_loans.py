@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1200"))
 LOANS = 60
+PASSWORD = "bench password 2026"  # noqa: S105 (bench users in a throwaway database)
 
 
 def _database_url() -> str:
@@ -73,7 +74,7 @@ def _active_loans(count: int):
 
     identity.organization_create(
         name="Bench MFI", admin_email="admin@bench.test", admin_full_name="Admin",
-        admin_password="bench password 2026",
+        admin_password=PASSWORD,
     )  # fmt: skip
     admin = User.objects.get(email="admin@bench.test")
     today = timezone.localdate()
@@ -98,14 +99,14 @@ def _active_loans(count: int):
     for number in range(count):
         borrower = identity.user_self_register(
             email=f"b{number}@bench.test", full_name=f"Borrower {number}",
-            password="bench password 2026", role=Role.BORROWER,
+            password=PASSWORD, role=Role.BORROWER,
         )  # fmt: skip
         loan = services.application_submit(
             borrower=borrower, project=project, amount="40000", duration=18, purpose="bench",
             consent_version=CONSENT_VERSION,
         )  # fmt: skip
         services.application_approve(actor=admin, loan=loan)
-        services.agreement_sign(borrower=borrower, loan=loan, password="bench password 2026")
+        services.agreement_sign(borrower=borrower, loan=loan, password=PASSWORD)
         loans.append(
             services.loan_disburse(actor=admin, loan=loan, rail="cash", reference=f"D{number}")
         )
@@ -145,9 +146,7 @@ def main() -> None:
                 loan=locked, reference=f"B{n}", rail="mobile_money", amount=Decimal("10.00"),
                 paid_on=today, status=Repayment.Status.APPLIED, recorded_by=admin,
             )  # fmt: skip
-            Installment.objects.filter(loan=locked, number=18).update(
-                paid_fee=F("paid_fee")
-            )
+            Installment.objects.filter(loan=locked, number=18).update(paid_fee=F("paid_fee"))
             Loan.objects.filter(pk=locked.pk).update(interest_repaid=F("interest_repaid") + 10)
 
     chunk = 50
