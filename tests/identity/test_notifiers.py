@@ -43,10 +43,12 @@ def test_every_configured_backend_gets_the_message_after_commit(
     backends("console", "email", f"{__name__}.RecordingSms")
     RecordingSms.sent.clear()
     mail.outbox.clear()
-    with caplog.at_level(logging.INFO, logger="growr.notifications"):
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            notifiers.notify(user=wanjiru, subject="Installment due", text="KES 1,100 on Friday")
-            assert not mail.outbox and not RecordingSms.sent  # nothing before the commit
+    with (
+        caplog.at_level(logging.INFO, logger="growr.notifications"),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        notifiers.notify(user=wanjiru, subject="Installment due", text="KES 1,100 on Friday")
+        assert not mail.outbox and not RecordingSms.sent  # nothing before the commit
     assert len(callbacks) == 1
     assert mail.outbox[0].to == [wanjiru.email] and mail.outbox[0].subject == "Installment due"
     assert RecordingSms.sent == [("+254700000001", "Installment due: KES 1,100 on Friday")]
