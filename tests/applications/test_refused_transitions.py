@@ -39,10 +39,12 @@ SETUPS = {
     LoanStatus.APPROVED: lambda loan, juma, amina, wanjiru: _approved(loan, juma, wanjiru),
     LoanStatus.ACTIVE: lambda loan, juma, amina, wanjiru: _active(loan, juma, wanjiru),
     LoanStatus.OVERPAID: lambda loan, juma, amina, wanjiru: (
-        _active(loan, juma, wanjiru), _paid(loan, juma, Decimal(5))
+        _active(loan, juma, wanjiru),
+        _paid(loan, juma, Decimal(5)),
     ),
     LoanStatus.CLOSED: lambda loan, juma, amina, wanjiru: (
-        _active(loan, juma, wanjiru), _paid(loan, juma, Decimal(0))
+        _active(loan, juma, wanjiru),
+        _paid(loan, juma, Decimal(0)),
     ),
     LoanStatus.WRITTEN_OFF: lambda loan, juma, amina, wanjiru: (
         _active(loan, juma, wanjiru),
@@ -94,17 +96,25 @@ MOVES = {
     "repay": (
         {LoanStatus.ACTIVE},
         lambda loan, juma, amina, wanjiru: services.repayment_record(
-            actor=juma, loan=loan, amount="10", reference="R9", rail="cash",
+            actor=juma,
+            loan=loan,
+            amount="10",
+            reference="R9",
+            rail="cash",
             paid_on=timezone.localdate(),
         ),
-    ),  # fmt: skip
+    ),
     "report a payment": (
         {LoanStatus.ACTIVE},
         lambda loan, juma, amina, wanjiru: services.repayment_report(
-            borrower=wanjiru, loan=loan, amount="10", reference="R8", rail="cash",
+            borrower=wanjiru,
+            loan=loan,
+            amount="10",
+            reference="R8",
+            rail="cash",
             paid_on=timezone.localdate(),
         ),
-    ),  # fmt: skip
+    ),
     "refund": (
         {LoanStatus.OVERPAID},
         lambda loan, juma, amina, wanjiru: services.overpayment_refund(
