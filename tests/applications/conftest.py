@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.consent import CONSENT_VERSION
+from apps.applications.models import Loan
 from apps.identity import credential_services
 from apps.projects.services import project_create, project_publish
 from tests.projects.conftest import goat_terms
@@ -84,12 +85,17 @@ def apply(credentials_of):
 @pytest.fixture
 def active_loan(apply, juma, simple_goats, wanjiru):
     """Wanjiru's 12-month loan of KES 12,000 under the plain goat project, approved by Juma,
-    signed, and disbursed 30 days ago by M-Pesa."""
+    signed, and disbursed by M-Pesa today, or DAYS_AGO days ago."""
 
     def make(borrower=None, amount="12000", duration=12, days_ago=0):
         borrower = borrower or wanjiru
         loan = apply(borrower, simple_goats, amount=amount, duration=duration)
         services.application_approve(actor=juma, loan=loan)
+        if days_ago:
+            # A loan is not disbursed before it is approved: date the approval back too.
+            Loan.objects.filter(pk=loan.pk).update(
+                decided_at=timezone.now() - timedelta(days=days_ago)
+            )
         services.agreement_sign(borrower=borrower, loan=loan, password=PASSWORD)
         return services.loan_disburse(
             actor=juma,
