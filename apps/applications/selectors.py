@@ -15,7 +15,7 @@ from apps.projects import eligibility
 from apps.projects.models import Project
 from apps.projects.selectors import borrower_claims
 
-from .models import ApprovalLimit, Installment, Loan, LoanStatus, Repayment
+from .models import ApprovalLimit, Disbursement, Installment, Loan, LoanStatus, Repayment
 
 QUEUE_FILTERS = {
     "": "All",
@@ -68,7 +68,8 @@ def organization_loans(
     if search:
         term = search.strip()
         by_person = Q(borrower__full_name__icontains=term) | Q(borrower__email__icontains=term)
-        if term.upper().startswith("L-") and term[2:].isdigit():
+        # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts.
+        if term.upper().startswith("L-") and term[2:].isdecimal():
             by_person |= Q(pk=int(term[2:]))
         loans = loans.filter(by_person)
     return loans
@@ -112,6 +113,15 @@ def loan_agreement(*, loan: Loan):
     return Agreement.objects.filter(loan=loan).first()
 
 
+def loan_disbursement(*, loan: Loan) -> Disbursement | None:
+    return Disbursement.objects.filter(loan=loan).first()
+
+
+def loan_repayment(*, loan: Loan, pk: int) -> Repayment | None:
+    """One payment towards LOAN, or None when there is none with PK on this loan."""
+    return loan_repayments(loan=loan).filter(pk=pk).first()
+
+
 def outstanding_total(*, loan: Loan) -> Decimal:
     total = loan.installments.aggregate(
         due=Sum(F("principal") + F("interest") + F("fee")),
@@ -131,7 +141,7 @@ def pending_repayments(*, organization: Organization) -> QuerySet[Repayment]:
 
 
 def approval_limits(*, organization: Organization) -> QuerySet[ApprovalLimit]:
-    return ApprovalLimit.objects.filter(organization=organization)
+    return ApprovalLimit.objects.filter(organization=organization).select_related("updated_by")
 
 
 def approval_limit_for(*, organization_id: int, currency: str) -> Decimal | None:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from apps.applications import views_staff as loan_views
 from apps.funding import views as funding_views
 from apps.projects import views_public as project_views
 
@@ -9,7 +10,7 @@ from . import views, views_credentials, views_wallet
 
 staff_patterns = (
     [
-        path("", views.staff_home, name="home"),
+        path("", loan_views.staff_home, name="home"),
         path("team/", views.staff_team, name="team"),
         path(
             "team/invitations/<int:pk>/revoke/",

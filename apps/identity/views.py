@@ -1,4 +1,5 @@
-"""Account pages and the home pages of the three portals. Thin: services do the work."""
+"""Account pages and the home pages of the borrower and investor portals (the staff portal's
+home, its dashboard, is apps/applications/views_staff.staff_home). Thin: services do the work."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.projects import selectors as project_selectors
-
-from . import credential_selectors, selectors, services
+from . import selectors, services
 from .forms import InvitationAcceptForm, ProfileForm, RegistrationForm, StaffInvitationForm
 from .models import Role
 from .permissions import (
@@ -107,21 +106,6 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
     return render(request, "identity/profile.html", {"form": form})
-
-
-@portal_required("staff")
-def staff_home(request: HttpRequest) -> HttpResponse:
-    organization = request.user.organization
-    context = {
-        "organization": organization,
-        "members": selectors.organization_members(organization=organization),
-        "open_invitations": selectors.organization_open_invitations(organization=organization),
-        "credential_counts": credential_selectors.organization_credential_counts(
-            organization=organization
-        ),
-        "project_counts": project_selectors.organization_project_counts(organization=organization),
-    }
-    return render(request, "identity/staff_home.html", context)
 
 
 @portal_required("staff")

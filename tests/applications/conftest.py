@@ -85,13 +85,14 @@ def apply(credentials_of):
 @pytest.fixture
 def active_loan(apply, juma, simple_goats, wanjiru):
     """Wanjiru's 12-month loan of KES 12,000 under the plain goat project, approved by Juma,
-    signed, and disbursed 30 days ago by M-Pesa."""
+    signed, and disbursed by M-Pesa today, or DAYS_AGO days ago."""
 
     def make(borrower=None, amount="12000", duration=12, days_ago=0):
         borrower = borrower or wanjiru
         loan = apply(borrower, simple_goats, amount=amount, duration=duration)
         services.application_approve(actor=juma, loan=loan)
-        if days_ago:  # approved that long ago, so it can be disbursed then
+        if days_ago:
+            # A loan is not disbursed before it is approved: date the approval back too.
             Loan.objects.filter(pk=loan.pk).update(
                 decided_at=timezone.now() - timedelta(days=days_ago)
             )
