@@ -188,8 +188,8 @@ class CurrencyPortfolio:
 
 def portfolio(*, organization: Organization, today: date | None = None) -> list[CurrencyPortfolio]:
     """Portfolio figures per currency: disbursed, repaid, outstanding principal, portfolio at
-    risk over 30 days, what is owed by a week from today (late installments included), and outstanding principal by arrears bucket.
-    Three queries, whatever the number of loans."""
+    risk over 30 days, what is owed by a week from today (late installments included), and
+    outstanding principal by arrears bucket. Three queries, whatever the number of loans."""
     today = today or timezone.localdate()
     booked = Loan.objects.filter(organization=organization, disbursed_on__isnull=False)
     principal_left = F("amount") - F("principal_repaid")
