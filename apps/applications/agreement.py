@@ -24,21 +24,24 @@ FORMAT_VERSION = 1
 JWS_TYPE = "growr-agreement+jwt"
 ROLES = ("originator", "borrower")
 MAX_DOCUMENT_BYTES = 512 * 1024
+MAX_DEPTH = 32  # an agreement nests 5 deep; a file nested deeper is refused, not recursed into
 
 
 class InvalidAgreement(ValueError):
     """A signed agreement file that is malformed or whose signatures do not hold."""
 
 
-def _check_values(value: object, path: str = "document") -> None:
+def _check_values(value: object, path: str = "document", depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidAgreement(f"{path}: nested more than {MAX_DEPTH} deep")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidAgreement(f"{path}: keys are strings")
-            _check_values(item, f"{path}.{key}")
+            _check_values(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for number, item in enumerate(value):
-            _check_values(item, f"{path}[{number}]")
+            _check_values(item, f"{path}[{number}]", depth + 1)
     elif isinstance(value, float):
         raise InvalidAgreement(f"{path}: numbers with a fraction are written as strings")
     elif not (value is None or isinstance(value, str | int | bool)):
@@ -47,9 +50,13 @@ def _check_values(value: object, path: str = "document") -> None:
 
 def canonical_bytes(document: dict) -> bytes:
     _check_values(document)
-    return json.dumps(
+    text = json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") has no UTF-8 form
+        raise InvalidAgreement("document: strings are valid Unicode text") from exc
 
 
 def agreement_hash(document: dict) -> str:
@@ -109,7 +116,8 @@ class VerifiedAgreement:
 
 
 def _party_did(document: dict, role: str) -> str:
-    party = document.get("parties", {}).get(role) if isinstance(document, dict) else None
+    parties = document.get("parties") if isinstance(document, dict) else None
+    party = parties.get(role) if isinstance(parties, dict) else None
     did = party.get("did") if isinstance(party, dict) else None
     if not isinstance(did, str):
         raise InvalidAgreement(f"the document names no {role} DID")

@@ -251,3 +251,11 @@ def portfolio(*, organization: Organization, today: date | None = None) -> list[
         )
         for currency, entry in sorted(figures.items())
     ]
+
+
+def organization_repayment(*, organization: Organization, pk: int) -> Repayment | None:
+    return (
+        Repayment.objects.filter(loan__organization=organization, pk=pk)
+        .select_related("loan")
+        .first()
+    )

@@ -180,11 +180,11 @@ def _money(value: object, currency: str, field: str) -> Decimal:
         raise ValidationError({field: "Enter an amount."}) from exc
     if not amount.is_finite() or amount <= 0:
         raise ValidationError({field: "Enter an amount above zero."})
+    if amount >= Decimal(10) ** 15:  # before quantize, which cannot hold "1e100"
+        raise ValidationError({field: "This amount is too large."})
     digits = minor_units(currency)
     if amount != amount.quantize(Decimal(1).scaleb(-digits)):
         raise ValidationError({field: f"{currency} amounts have at most {digits} decimals."})
-    if amount >= Decimal(10) ** 15:
-        raise ValidationError({field: "This amount is too large."})
     return amount
 
 

@@ -7,9 +7,12 @@
     growr-wallet register wallet.json                 move the account to this DID (self-custody)
     growr-wallet credentials wallet.json              the credit record the node holds for you
     growr-wallet present wallet.json --request '{"age": ["birthDate"], "kyc": ["nationality"]}'
+    growr-wallet sign-agreement wallet.json --loan 42 [--yes] [--out signed.json]
 
 Presentations are built here: the LDP credentials asked for, whole; for SD-JWT ones only the
-claims the request names. Plain Python with the standard library, PyNaCl and sd-jwt.
+claims the request names. A loan agreement is signed here too: the wallet hashes the document
+the node sent itself, checks that it names this wallet's DID as the borrower, shows the terms
+and signs the hash it computed. Plain Python with the standard library, PyNaCl and sd-jwt.
 """
 
 from __future__ import annotations
@@ -161,6 +164,68 @@ def present(args) -> str:
     return "verified; the node kept: " + json.dumps(answer["disclosed"], sort_keys=True)
 
 
+def _field(value: object, *names: str) -> object:
+    """VALUE[names[0]][names[1]]…, or None where the node's answer has another shape."""
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def sign_agreement(args) -> str:
+    # Plain Python like this module (no Django import): canonical form, hash, JWS, checks.
+    from apps.applications import agreement as agreements
+
+    wallet = _load(args.wallet)
+    key = _key(wallet)
+    path = f"/api/loans/{args.loan}/agreement/"
+    answer = _call(wallet, "GET", path)
+    document = _field(answer, "document")
+    if not isinstance(document, dict):
+        raise WalletError("the node sent no agreement document")
+    try:
+        document_hash = agreements.agreement_hash(document)
+    except agreements.InvalidAgreement as exc:
+        raise WalletError(f"the node sent a malformed agreement: {exc}") from exc
+    if document_hash != _field(answer, "hash"):
+        raise WalletError(
+            f"the node says the agreement's hash is {_field(answer, 'hash')}, but its document "
+            f"hashes to {document_hash}: not signing"
+        )
+    terms = [_field(document, "terms", name) for name in ("principal", "currency", "duration")]
+    summary = (
+        f"{document.get('reference')} ({terms[0]} {terms[1]} over {terms[2]} "
+        f"{_field(document, 'terms', 'duration_unit')})"
+    )
+    signatures = _field(answer, "signatures")
+    signatures = signatures if isinstance(signatures, list) else []
+    if any(_field(s, "role") == "borrower" and _field(s, "signed") for s in signatures):
+        raise WalletError(f"you signed this agreement already: {summary}")
+    borrower_did = _field(document, "parties", "borrower", "did")
+    if borrower_did != key.did:
+        raise WalletError(
+            f"the agreement names {borrower_did} as the borrower, not this wallet's {key.did}: "
+            "register this wallet's DID first (growr-wallet register)"
+        )
+    if not args.yes:
+        print(f"Loan agreement {summary}, hash {document_hash}", file=sys.stderr)
+        if input("Sign it with your key? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise WalletError("not signed")
+    signature = agreements.sign_agreement(key=key, document_hash=document_hash, role="borrower")
+    signed = _call(wallet, "POST", path + "sign/", {"signature": signature})
+    try:
+        verified = agreements.verify_signed_agreement(signed["signed_file"])
+    except (agreements.InvalidAgreement, KeyError, TypeError) as exc:
+        raise WalletError(f"the node answered with a malformed signed agreement: {exc}") from exc
+    if verified.hash != document_hash:
+        raise WalletError("the node answered with another agreement than the one signed")
+    if args.out:
+        _save(args.out, signed["signed_file"])
+    return (
+        f"signed the agreement {verified.hash} of {summary}; "
+        f"fully signed: {'yes' if verified.fully_signed else 'no'}"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="growr-wallet", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -172,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
         ("register", register, []),
         ("credentials", credentials, []),
         ("present", present, []),
+        ("sign-agreement", sign_agreement, []),
     ]:
         command = commands.add_parser(name)
         command.set_defaults(run=function)
@@ -182,6 +248,10 @@ def parser() -> argparse.ArgumentParser:
     commands.choices["login"].add_argument("--email", required=True)
     commands.choices["login"].add_argument("--password", help="asked for when left out")
     commands.choices["present"].add_argument("--request", required=True)
+    signing = commands.choices["sign-agreement"]
+    signing.add_argument("--loan", required=True, type=int, help="the loan's id")
+    signing.add_argument("--yes", action="store_true", help="sign without asking")
+    signing.add_argument("--out", type=Path, help="write the signed agreement file here")
     return root
 
 
