@@ -47,9 +47,13 @@ def _check_values(value: object, path: str = "document") -> None:
 
 def canonical_bytes(document: dict) -> bytes:
     _check_values(document)
-    return json.dumps(
+    text = json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a "\ud800" escape
+        raise InvalidAgreement("the document holds text that is not valid Unicode") from exc
 
 
 def agreement_hash(document: dict) -> str:
