@@ -1,7 +1,9 @@
-"""Home pages of the three portals; later apps add their own pages beside these."""
+"""Home pages of the three portals; later apps add their own pages beside these (the borrow
+portal's home is the loans app's: applications, loans, agreements)."""
 
 from django.urls import path
 
+from apps.applications import views_borrower as loan_views
 from apps.funding import views as funding_views
 from apps.projects import views_public as project_views
 
@@ -36,7 +38,7 @@ staff_patterns = (
 )
 borrow_patterns = (
     [
-        path("", views.borrower_home, name="home"),
+        path("", loan_views.home, name="home"),
         path("projects/", project_views.open_projects, name="projects"),
         path("credentials/", views_wallet.credentials, name="credentials"),
         path(
