@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.identity.models import Organization, User
@@ -15,7 +15,16 @@ from apps.projects import eligibility
 from apps.projects.models import Project
 from apps.projects.selectors import borrower_claims
 
-from .models import ApprovalLimit, Disbursement, Installment, Loan, LoanStatus, Repayment
+from .models import (
+    OPEN_STATUSES,
+    Agreement,
+    ApprovalLimit,
+    Disbursement,
+    Installment,
+    Loan,
+    LoanStatus,
+    Repayment,
+)
 
 QUEUE_FILTERS = {
     "": "All",
@@ -91,6 +100,41 @@ def borrower_loan(*, borrower: User, pk: int) -> Loan | None:
     return borrower_loans(borrower=borrower).filter(pk=pk).first()
 
 
+def borrower_loans_listed(*, borrower: User) -> QuerySet[Loan]:
+    """BORROWER's applications and loans for their list, newest first, each annotated with
+    `to_sign` (an agreement waits for their signature). One query."""
+    unsigned = Agreement.objects.filter(loan=OuterRef("pk"), borrower_signature="")
+    return borrower_loans(borrower=borrower).annotate(to_sign=Exists(unsigned))
+
+
+def borrower_open_loan(*, borrower: User, project: Project) -> Loan | None:
+    """BORROWER's open application or loan under PROJECT (there is at most one)."""
+    return Loan.objects.filter(borrower=borrower, project=project, status__in=OPEN_STATUSES).first()
+
+
+def borrower_active_loans(*, borrower: User) -> list[Loan]:
+    """BORROWER's loans being repaid, oldest first."""
+    return list(
+        borrower_loans(borrower=borrower)
+        .filter(status__in=[LoanStatus.ACTIVE, LoanStatus.OVERPAID])
+        .order_by("disbursed_on", "pk")
+    )
+
+
+def borrower_agreements(*, borrower: User) -> QuerySet[Agreement]:
+    """The agreements of BORROWER's loans, newest first, without their documents."""
+    return (
+        Agreement.objects.filter(loan__borrower=borrower)
+        .select_related("loan", "loan__project")
+        .defer("document")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def loan_disbursement(*, loan: Loan) -> Disbursement | None:
+    return Disbursement.objects.filter(loan=loan).first()
+
+
 def loan_events(*, loan: Loan):
     return loan.events.select_related("actor")
 
@@ -107,14 +151,8 @@ def loan_repayments(*, loan: Loan) -> QuerySet[Repayment]:
     return loan.repayments.select_related("recorded_by", "reported_by")
 
 
-def loan_agreement(*, loan: Loan):
-    from .models import Agreement
-
+def loan_agreement(*, loan: Loan) -> Agreement | None:
     return Agreement.objects.filter(loan=loan).first()
-
-
-def loan_disbursement(*, loan: Loan) -> Disbursement | None:
-    return Disbursement.objects.filter(loan=loan).first()
 
 
 def loan_repayment(*, loan: Loan, pk: int) -> Repayment | None:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -22,15 +23,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.identity.credential_selectors import node_domain
+from apps.identity.credential_selectors import holder_credentials, node_domain
 from apps.identity.credential_services import (
     credential_issue,
+    presentation_build_custodial,
     presentation_challenge_issue,
     presentation_verify,
 )
 from apps.identity.models import STAFF_ROLES, Challenge, Custody, Role, User, WalletEvent
 from apps.identity.notifications import notify_user
 from apps.identity.notifiers import notify
+from apps.identity.ssi.credential_types import CREDENTIAL_TYPES, SD_JWT
 from apps.identity.wallet_services import custodial_key, wallet_of_organization, wallet_of_user
 from apps.ledger.models import Book
 from apps.ledger.services import book_publish
@@ -344,6 +347,58 @@ def application_submit(
 
 
 _OPEN = [LoanStatus.SUBMITTED, LoanStatus.APPROVED, LoanStatus.ACTIVE, LoanStatus.OVERPAID]
+
+
+@transaction.atomic
+def application_submit_custodial(
+    *,
+    borrower: User,
+    project: Project,
+    credential_ids: Sequence[int],
+    amount: object,
+    duration: object,
+    purpose: str,
+    consent_version: str,
+) -> Loan:
+    """Apply with a custodial wallet: the node answers the application challenge for BORROWER
+    with the credentials they chose (one per type asked for), an SD-JWT one disclosing exactly
+    the claims the challenge asks of its type, then applies as `application_submit`. One
+    transaction: a refused application leaves no challenge, presentation or wallet history."""
+    _check_borrower(borrower)
+    presentation = None
+    challenge = application_challenge(borrower=borrower, project=project)
+    if challenge is not None:
+        request = challenge.request or {}
+        records = holder_credentials(holder=borrower, ids=credential_ids)
+        chosen = {record.credential_type for record in records}
+        if len(records) != len(set(credential_ids)) or len(chosen) != len(records):
+            raise ValidationError(
+                {"credentials": "Choose one credential of each type, from your own record."}
+            )
+        if chosen != set(request):
+            raise ValidationError(
+                {"credentials": "Choose one credential of each type asked for: "
+                                f"{', '.join(CREDENTIAL_TYPES[s].title for s in request)}."}
+            )  # fmt: skip
+        presentation = presentation_build_custodial(
+            holder=borrower,
+            nonce=challenge.nonce,
+            credential_ids=[record.pk for record in records],
+            disclose={
+                record.pk: list(request[record.credential_type])
+                for record in records
+                if record.format == SD_JWT
+            },
+        )
+    return application_submit(
+        borrower=borrower,
+        project=project,
+        amount=amount,
+        duration=duration,
+        purpose=purpose,
+        consent_version=consent_version,
+        presentation=presentation,
+    )
 
 
 def _needs_second_approval(organization_id: int, currency: str, amount: Decimal) -> bool:

@@ -1,8 +1,9 @@
-"""Home pages of the three portals; later apps add their own pages beside these."""
+"""Home pages of the three portals; later apps add their own pages beside these (the staff and
+borrow portals' homes are the loans app's: queues and portfolio; applications, loans)."""
 
 from django.urls import path
 
-from apps.applications import views_staff as loan_views
+from apps.applications import views_borrower, views_staff
 from apps.funding import views as funding_views
 from apps.projects import views_public as project_views
 
@@ -10,7 +11,7 @@ from . import views, views_credentials, views_wallet
 
 staff_patterns = (
     [
-        path("", loan_views.staff_home, name="home"),
+        path("", views_staff.staff_home, name="home"),
         path("team/", views.staff_team, name="team"),
         path(
             "team/invitations/<int:pk>/revoke/",
@@ -37,7 +38,7 @@ staff_patterns = (
 )
 borrow_patterns = (
     [
-        path("", views.borrower_home, name="home"),
+        path("", views_borrower.home, name="home"),
         path("projects/", project_views.open_projects, name="projects"),
         path("credentials/", views_wallet.credentials, name="credentials"),
         path(

@@ -166,11 +166,6 @@ def staff_member_access(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("staff:team")
 
 
-@portal_required("borrow")
-def borrower_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "identity/borrower_home.html")
-
-
 @portal_required("invest")
 def investor_home(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/investor_home.html")

@@ -70,12 +70,16 @@
     return b64url(encoder.encode(JSON.stringify(value)));
   }
 
-  async function signJws(header, payload, privateKey) {
-    var signingInput = jsonSegment(Object.assign({ alg: "EdDSA" }, header)) + "." +
-      jsonSegment(payload);
+  // A compact JWS of exactly HEADER (its keys in their order) and PAYLOAD.
+  async function signCompact(header, payload, privateKey) {
+    var signingInput = jsonSegment(header) + "." + jsonSegment(payload);
     var signature = await crypto.subtle.sign(
       { name: "Ed25519" }, privateKey, encoder.encode(signingInput));
     return signingInput + "." + b64url(signature);
+  }
+
+  function signJws(header, payload, privateKey) {
+    return signCompact(Object.assign({ alg: "EdDSA" }, header), payload, privateKey);
   }
 
   async function sha256(text) {
@@ -360,7 +364,12 @@
     }
   }
 
-  // For tests and the curious: the pieces, without any key.
-  window.growrWallet = { b58encode: b58encode, didFromPublicKey: didFromPublicKey, b64url: b64url };
+  // For other pages' scripts (loan.js), tests and the curious: the pieces, without any key.
+  window.growrWallet = {
+    b58encode: b58encode, didFromPublicKey: didFromPublicKey, b64url: b64url,
+    verificationMethod: verificationMethod, signJws: signJws, signCompact: signCompact,
+    loadKey: loadKey, buildEnvelope: buildEnvelope, postJson: postJson, problem: problem,
+    say: say, webCryptoMissing: webCryptoMissing
+  };
   init();
 })();

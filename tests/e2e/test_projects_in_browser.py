@@ -108,7 +108,7 @@ def test_amina_builds_criteria_and_wanjiru_qualifies(page, node_url, amina, wanj
     offer = page.locator("article", has_text="Dairy goats for Nakuru smallholders")
     expect(offer).to_contain_text("You qualify")
     screenshot("borrower-list")
-    offer.get_by_role("link", name="Dairy goats for Nakuru smallholders").click()
+    offer.get_by_role("link", name="Dairy goats for Nakuru smallholders", exact=True).click()
 
     expect(page.locator('[data-rule="1"]')).to_have_attribute("data-status", "met")
     page.get_by_label("Amount (KES)").fill("12000")
