@@ -81,6 +81,18 @@ def _payment_known(loan: Loan, reference: str) -> bool:
     return selectors.loan_repayments(loan=loan).filter(reference=reference).exists()
 
 
+def _payment_answer(request, loan: Loan, record) -> Response:
+    """RECORD the payment in the request: 201 when new, 200 when its reference was known (the
+    same payment again, applied once)."""
+    data = _valid(shapes.PaymentInputSerializer, request)
+    known = _payment_known(loan, data["reference"])
+    payment = record(data)
+    return Response(
+        shapes.RepaymentSerializer(payment).data,
+        status=status.HTTP_200_OK if known else status.HTTP_201_CREATED,
+    )
+
+
 # --- borrowers -------------------------------------------------------------------------------
 
 
@@ -273,13 +285,11 @@ class LoanRepaymentReportApi(APIView):
     )
     def post(self, request, pk: int):
         loan = _own_loan(request, pk)
-        data = _valid(shapes.PaymentInputSerializer, request)
-        known = _payment_known(loan, data["reference"])
-        payment = services.repayment_report(borrower=request.user, loan=loan, **data)
-        return Response(
-            shapes.RepaymentSerializer(payment).data,
-            status=status.HTTP_200_OK if known else status.HTTP_201_CREATED,
-        )
+        return _payment_answer(
+            request, loan, lambda data: services.repayment_report(
+                borrower=request.user, loan=loan, **data
+            ),
+        )  # fmt: skip
 
 
 # --- originator staff ------------------------------------------------------------------------
@@ -433,13 +443,11 @@ class StaffLoanRepaymentsApi(APIView):
     )
     def post(self, request, pk: int):
         loan = _organization_loan(request, pk)
-        data = _valid(shapes.PaymentInputSerializer, request)
-        known = _payment_known(loan, data["reference"])
-        payment = services.repayment_record(actor=request.user, loan=loan, **data)
-        return Response(
-            shapes.RepaymentSerializer(payment).data,
-            status=status.HTTP_200_OK if known else status.HTTP_201_CREATED,
-        )
+        return _payment_answer(
+            request, loan, lambda data: services.repayment_record(
+                actor=request.user, loan=loan, **data
+            ),
+        )  # fmt: skip
 
 
 class StaffLoanRefundApi(APIView):
