@@ -85,6 +85,15 @@ def _apply_in_browser(page, goats, screenshot) -> Loan:
     page.get_by_role("button", name="Show the schedule").click()
     expect(page.locator('table.schedule tr[data-row="12"]')).to_be_visible()
     expect(page.locator("[data-total=repaid]")).to_contain_text("KES")
+    # The schedule follows what is typed, without the button.
+    page.get_by_label("Duration (in months)").fill("9")
+    expect(page.locator('table.schedule tr[data-row="9"]')).to_be_visible()
+    expect(page.locator('table.schedule tr[data-row="12"]')).to_have_count(0)
+    page.get_by_label("Amount (KES)").fill("90000")
+    expect(page.locator("[data-no-schedule]")).to_contain_text("Between")
+    page.get_by_label("Amount (KES)").fill("20000")
+    page.get_by_label("Duration (in months)").fill("12")
+    expect(page.locator('table.schedule tr[data-row="12"]')).to_be_visible()
 
     page.get_by_label("What is the loan for?").fill("Two in-calf goats and a shed.")
     present = page.locator("#present")
