@@ -60,6 +60,7 @@ from .models import (
     Repayment,
 )
 from .selectors import approval_limit_for, presentation_request_for
+from .signals import loan_written_off, repayment_applied
 
 ALLOWED = {
     LoanStatus.SUBMITTED: {LoanStatus.APPROVED, LoanStatus.REJECTED, LoanStatus.WITHDRAWN},
@@ -992,6 +993,7 @@ def _apply(loan: Loan, payment: Repayment, actor: User) -> Repayment:
         on=payment.paid_on,
         parts=payment,
     )
+    repayment_applied.send(sender=Loan, loan=loan, payment=payment)
     if allocation.outstanding(result.dues_after) == 0:
         _close(loan, actor, closed_on=payment.paid_on)
     else:
@@ -1086,13 +1088,15 @@ def loan_write_off(*, actor: User, loan: Loan, reason: str) -> Loan:
         action="written_off",
         changes={"reason": reason, "principal": loan.money(loan.written_off_amount)},
     )
+    payment_id = uuid.uuid4()
     _publish_payment(
-        loan,
-        payment_id=uuid.uuid4(),
-        kind="write_off",
-        amount=loan.written_off_amount,
+        loan, payment_id=payment_id, kind="write_off", amount=loan.written_off_amount,
         on=loan.closed_on,
-    )
+    )  # fmt: skip
+    loan_written_off.send(
+        sender=Loan, loan=loan, payment_id=payment_id, amount=loan.written_off_amount,
+        on=loan.closed_on,
+    )  # fmt: skip
     return loan
 
 

@@ -33,6 +33,7 @@ from .models import (
     money_text,
 )
 from .schedule import InvalidTerms, LoanTerms, UnknownCurrency, build_schedule, minor_units
+from .signals import project_closed
 
 ALLOWED = {
     ProjectStatus.DRAFT: {ProjectStatus.PUBLISHED},
@@ -350,6 +351,8 @@ def _transition(
         detail=detail[:300],
     )
     _publish(project)
+    if to == ProjectStatus.CLOSED:
+        project_closed.send(sender=Project, project=project, reason=project.close_reason)
     return project
 
 
