@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.discovery.models import Peer
+from apps.identity.models import User
 from apps.ledger.selectors import PublishedProject, published_projects
+
+from . import returns
+from .models import Commitment, CommitmentStatus, Distribution
 
 CATALOGUE_PAGE = 25
 
@@ -52,3 +61,179 @@ def _uuid(value: dict) -> str:
         return str(uuid.UUID(str(value.get("project"))))
     except ValueError:
         return ""
+
+
+# --- positions, returns and statements -------------------------------------------------------
+
+HELD = (CommitmentStatus.CONFIRMED, CommitmentStatus.REFUND_DUE, CommitmentStatus.REFUNDED)
+
+
+@dataclass(frozen=True)
+class Position:
+    """One commitment as its investor follows it."""
+
+    commitment: Commitment
+    principal_returned: Decimal
+    interest_received: Decimal
+    losses: Decimal
+    flows: tuple[tuple[date, Decimal], ...]
+    """Money in (negative) and out (positive) for the investor, dated; an open position ends
+    with what it still holds, today."""
+
+    @property
+    def outstanding(self) -> Decimal:
+        """Principal still lent out (or due back, for a refund)."""
+        if self.commitment.status not in (CommitmentStatus.CONFIRMED, CommitmentStatus.REFUND_DUE):
+            return Decimal(0)
+        return self.commitment.amount - self.principal_returned - self.losses
+
+    @property
+    def xirr(self) -> Decimal | None:
+        return returns.xirr(self.flows)
+
+
+def _flows(commitment: Commitment, received: list[tuple[date, Decimal]], left: Decimal,
+           today: date) -> tuple[tuple[date, Decimal], ...]:  # fmt: skip
+    if commitment.status not in HELD or commitment.confirmed_at is None:
+        return ()
+    flows = [(timezone.localdate(commitment.confirmed_at), -commitment.amount), *received]
+    if commitment.status == CommitmentStatus.REFUNDED and commitment.closed_at:
+        flows.append((timezone.localdate(commitment.closed_at), left))
+    elif left > 0:
+        flows.append((today, left))
+    return tuple(flows)
+
+
+def investor_positions(*, investor: User, today: date | None = None) -> list[Position]:
+    """INVESTOR's commitments, newest first, with what each returned, lost and still holds, and
+    its cash flows for XIRR. Two queries, whatever the number of commitments."""
+    today = today or timezone.localdate()
+    zero = Value(Decimal(0))
+    commitments = list(
+        Commitment.objects.filter(investor=investor)
+        .select_related("project", "project__organization")
+        .defer("project__image", "project__description", "project__eligibility")
+        .annotate(
+            returned=Coalesce(Sum("distributions__principal"), zero),
+            received=Coalesce(Sum("distributions__interest"), zero),
+            lost=Coalesce(Sum("distributions__loss"), zero),
+        )
+    )
+    rows = (
+        Distribution.objects.filter(commitment__investor=investor)
+        .values("commitment_id", "on")
+        .annotate(cash=Sum(F("principal") + F("interest")))
+        .order_by("on")
+    )
+    received: dict[int, list[tuple[date, Decimal]]] = {}
+    for row in rows:
+        if row["cash"]:
+            received.setdefault(row["commitment_id"], []).append((row["on"], row["cash"]))
+    positions = []
+    for c in commitments:
+        left = c.amount - c.returned - c.lost
+        positions.append(
+            Position(
+                commitment=c,
+                principal_returned=c.returned,
+                interest_received=c.received,
+                losses=c.lost,
+                flows=_flows(c, received.get(c.pk, []), left, today),
+            )
+        )
+    return positions
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    currency: str
+    invested: Decimal
+    outstanding: Decimal
+    principal_returned: Decimal
+    interest_received: Decimal
+    losses: Decimal
+    xirr: Decimal | None
+
+
+def portfolio_totals(positions: list[Position]) -> list[CurrencyTotals]:
+    """Totals per currency of POSITIONS held (confirmed at some point), with the XIRR of all
+    their flows together."""
+    by_currency: dict[str, list[Position]] = {}
+    for position in positions:
+        if position.commitment.status in HELD:
+            by_currency.setdefault(position.commitment.currency, []).append(position)
+    return [
+        CurrencyTotals(
+            currency=currency,
+            invested=sum((p.commitment.amount for p in held), Decimal(0)),
+            outstanding=sum((p.outstanding for p in held), Decimal(0)),
+            principal_returned=sum((p.principal_returned for p in held), Decimal(0)),
+            interest_received=sum((p.interest_received for p in held), Decimal(0)),
+            losses=sum((p.losses for p in held), Decimal(0)),
+            xirr=returns.xirr(flow for p in held for flow in p.flows),
+        )
+        for currency, held in sorted(by_currency.items())
+    ]
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    on: date
+    project: str
+    what: str  # invested, principal, interest, loss, refund
+    amount: Decimal  # for the balance: + invested, - principal, loss and refund
+    cash: Decimal  # for the investor's cash: - invested, + principal, interest and refund
+
+
+@dataclass(frozen=True)
+class Statement:
+    currency: str
+    start: date
+    end: date
+    opening: Decimal
+    lines: tuple[StatementLine, ...]
+
+    @property
+    def closing(self) -> Decimal:
+        """Principal lent out at the end: the opening balance and every movement of it."""
+        return self.opening + sum((line.amount for line in self.lines), Decimal(0))
+
+    def total(self, what: str) -> Decimal:
+        return sum((line.cash for line in self.lines if line.what == what), Decimal(0))
+
+
+def _movements(investor: User, currency: str) -> list[StatementLine]:
+    commitments = Commitment.objects.filter(
+        investor=investor, currency=currency, status__in=HELD, confirmed_at__isnull=False
+    ).select_related("project")
+    lines = []
+    for c in commitments:
+        name = c.project.name
+        lines.append(
+            StatementLine(timezone.localdate(c.confirmed_at), name, "invested", c.amount, -c.amount)
+        )
+        if c.status == CommitmentStatus.REFUNDED and c.closed_at:
+            back = c.amount  # nothing was lent out of a refunded commitment
+            lines.append(
+                StatementLine(timezone.localdate(c.closed_at), name, "refund", -back, back)
+            )
+    for d in Distribution.objects.filter(
+        commitment__investor=investor, commitment__currency=currency
+    ).select_related("commitment__project"):
+        name = d.commitment.project.name
+        for what, value in (("principal", d.principal), ("interest", d.interest)):
+            if value:
+                balance = -value if what == "principal" else Decimal(0)
+                lines.append(StatementLine(d.on, name, what, balance, value))
+        if d.loss:
+            lines.append(StatementLine(d.on, name, "loss", -d.loss, Decimal(0)))
+    return sorted(lines, key=lambda line: (line.on, line.project, line.what))
+
+
+def investor_statement(*, investor: User, currency: str, start: date, end: date) -> Statement:
+    """INVESTOR's movements in CURRENCY from START to END (both included), with the principal
+    lent out before and after: the closing balance is the opening one plus every line."""
+    lines = _movements(investor, currency)
+    opening = sum((line.amount for line in lines if line.on < start), Decimal(0))
+    within = tuple(line for line in lines if start <= line.on <= end)
+    return Statement(currency=currency, start=start, end=end, opening=opening, lines=within)

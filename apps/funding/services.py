@@ -163,6 +163,13 @@ def _commit(
     if amount < project.min_ticket:
         minimum = _money(project.min_ticket, project.currency)
         raise ValidationError({"amount": f"The minimum ticket is {minimum}."})
+    if project.max_ticket:
+        own = project.commitments.filter(investor_did=did, status__in=COUNTED).aggregate(
+            total=Sum("amount")
+        )["total"] or Decimal(0)
+        if own + amount > project.max_ticket:
+            cap = _money(project.max_ticket, project.currency)
+            raise ValidationError({"amount": f"One investor puts in at most {cap} here."})
     if amount > left:
         rest = _money(max(left, Decimal(0)), project.currency)
         raise ValidationError({"amount": f"Only {rest} of the target is left."})

@@ -44,6 +44,9 @@ class TermsSerializer(serializers.Serializer):
     ends_on = serializers.DateField()
     invite_only = serializers.BooleanField(default=False)
     min_ticket = serializers.DecimalField(max_digits=18, decimal_places=3, default=0)
+    max_ticket = serializers.DecimalField(
+        max_digits=18, decimal_places=3, default=0, help_text="per investor; 0 for no cap"
+    )
     first_loss_percent = serializers.DecimalField(max_digits=6, decimal_places=3, default=0)
     eligibility = serializers.JSONField(
         default=dict, help_text='criteria: {"all" | "any": [rules or groups]}'

@@ -115,6 +115,11 @@ class ProjectForm(forms.Form):
         help_text="Only investors you invite can fund this project.",
     )
     min_ticket = _money("Smallest investment", required=False)
+    max_ticket = _money(
+        "Most one investor may put in",
+        required=False,
+        help_text="Leave empty for no cap beyond the target.",
+    )
     first_loss_percent = _percent(
         "Your first-loss share, %",
         required=False,
@@ -134,6 +139,7 @@ class ProjectForm(forms.Form):
         "fee_percent": Decimal(0),
         "fee_fixed": Decimal(0),
         "min_ticket": Decimal(0),
+        "max_ticket": Decimal(0),
         "first_loss_percent": Decimal(0),
     }
 

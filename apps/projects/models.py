@@ -99,6 +99,8 @@ class Project(models.Model):
     ends_on = models.DateField()
     invite_only = models.BooleanField(default=False)
     min_ticket = _money(default=0)
+    # What one investor may commit at most; 0 for no cap beyond the target.
+    max_ticket = _money(default=0)
     first_loss_percent = models.DecimalField(max_digits=6, decimal_places=3, default=0)
     eligibility = models.JSONField(default=dict, blank=True)
     status = models.CharField(

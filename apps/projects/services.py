@@ -41,7 +41,14 @@ ALLOWED = {
     ProjectStatus.PAUSED: {ProjectStatus.PUBLISHED, ProjectStatus.CLOSED},
     ProjectStatus.CLOSED: set(),
 }
-MONEY_FIELDS = ("target_amount", "min_amount", "max_amount", "fee_fixed", "min_ticket")
+MONEY_FIELDS = (
+    "target_amount",
+    "min_amount",
+    "max_amount",
+    "fee_fixed",
+    "min_ticket",
+    "max_ticket",
+)
 PERCENT_FIELDS = ("annual_rate", "fee_percent", "first_loss_percent")
 TERM_FIELDS = (
     "name",
@@ -128,6 +135,8 @@ def _clean_terms(terms: dict) -> dict:
             errors["target_amount"] = "The target must cover at least the largest loan."
         if clean["min_ticket"] > clean["target_amount"]:
             errors["min_ticket"] = "The minimum ticket cannot exceed the target."
+        elif clean["max_ticket"] and clean["max_ticket"] < clean["min_ticket"]:
+            errors["max_ticket"] = "The cap per investor cannot be below the minimum ticket."
     for field in ("min_duration", "max_duration", "grace_periods"):
         value = terms.get(field, 0)
         if type(value) is not int or value < 0:

@@ -157,3 +157,32 @@ def test_concurrent_commitments_never_oversubscribe_the_target(goats):
     assert sorted(results) == ["Only 0.00 KES of the target is left."] * 3 + ["ok"] * 5
     total = sum(c.amount for c in Commitment.objects.filter(project=goats))
     assert total == goats.target_amount
+
+
+def test_one_investor_puts_in_at_most_the_cap(juma, amina, ines, pablo, commit):
+    from apps.projects.services import project_create, project_publish
+    from tests.projects.conftest import goat_terms
+
+    capped = project_publish(
+        actor=amina,
+        project=project_create(
+            actor=juma, terms=goat_terms(name="Capped goats", max_ticket=D("50000.00"))
+        ),
+    )
+    commit(ines, capped, "30000")
+    with pytest.raises(ValidationError) as refused:
+        commit(ines, capped, "20000.01")
+    assert refused.value.message_dict["amount"] == [
+        "One investor puts in at most 50000.00 KES here."
+    ]
+    commit(ines, capped, "20000")
+    commit(pablo, capped, "50000")
+
+
+def test_a_cap_below_the_minimum_ticket_is_refused(juma):
+    from apps.projects.services import project_create
+    from tests.projects.conftest import goat_terms
+
+    with pytest.raises(ValidationError) as refused:
+        project_create(actor=juma, terms=goat_terms(max_ticket=D("500.00")))
+    assert "max_ticket" in refused.value.message_dict
