@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/", include("apps.ledger.urls_api")),
     path("api/", include("apps.projects.urls_api")),
     path("api/", include("apps.applications.urls_api")),
+    path("api/", include("apps.funding.urls_remote")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

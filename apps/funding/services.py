@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -21,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from apps.identity.credential_selectors import node_domain
 from apps.identity.models import STAFF_ROLES, Role, User
 from apps.identity.wallet_services import wallet_of_user
 from apps.ledger.models import Book
@@ -29,7 +31,7 @@ from apps.projects.models import CloseReason, Project, ProjectStatus, money_text
 from apps.projects.schedule import minor_units
 from apps.projects.services import project_close_funded
 
-from . import distribution
+from . import distribution, remote
 from .models import COUNTED, Commitment, CommitmentStatus, Distribution, FirstLossUse
 
 ALLOWED = {
@@ -329,3 +331,33 @@ def loss_distribute(
         )
         for commitment in funders
     )  # fmt: skip
+
+
+# --- commitments from investors' own nodes ---------------------------------------------------
+
+
+@transaction.atomic
+def commitment_from_node(*, token: object) -> tuple[Commitment, bool]:
+    """A commitment an investor's own node sent, signed with the investor's DID (remote.py):
+    checked, then handled as a local one, under the DID. The same token or request id again is
+    the same commitment. Returns it and whether it is new."""
+    try:
+        signed = remote.read_commitment(token, audience=node_domain(), now=int(time.time()))
+    except remote.InvalidCommitment as exc:
+        raise ValidationError({"token": f"The commitment is refused: {exc}."}) from exc
+    project = Project.objects.filter(pk=signed.project).defer("image").first()
+    if project is None:
+        raise ValidationError({"project": "This node has no such project."})
+    if signed.currency != project.currency:
+        raise ValidationError({"currency": f"This project lends in {project.currency}."})
+    known = Commitment.objects.filter(
+        project=project, investor_did=signed.investor_did, request_id=signed.request_id
+    ).exists()
+    commitment = _commit(
+        project=project,
+        investor=None,
+        did=signed.investor_did,
+        amount=signed.amount,
+        request_id=signed.request_id,
+    )
+    return commitment, not known
