@@ -37,9 +37,13 @@ from .models import Ban, NodeIdentity, Peer, Seed
 logger = logging.getLogger(__name__)
 
 # The books a node follows on every originator node it hears of, up to a limit: an investor
-# node the projects (what its investors browse), an originator node the credential status lists
-# (so it checks revocation of other originators' credentials offline).
-AUTO_FOLLOWED_KINDS = {Role.INVESTOR: "projects", Role.ORIGINATOR: "credential_status"}
+# node the projects (what its investors browse), the funding (the state of their commitments)
+# and the payments (the repayments their distributions come from); an originator node the
+# credential status lists (so it checks revocation of other originators' credentials offline).
+AUTO_FOLLOWED_KINDS = {
+    Role.INVESTOR: frozenset({"projects", "funding", "payments"}),
+    Role.ORIGINATOR: frozenset({"credential_status"}),
+}
 AUTO_FOLLOW_LIMIT = 200
 
 _SAVE_RECORD = (
@@ -227,7 +231,7 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
     """Every node that announces a followed book becomes a source of it; a node also follows
     by itself one kind of book of every originator (AUTO_FOLLOWED_KINDS)."""
     announced = [(record, book) for record in records for book in record.books]
-    auto_followed_kind = AUTO_FOLLOWED_KINDS[Role(settings.GROWR_NODE_ROLE)]
+    auto_followed_kinds = AUTO_FOLLOWED_KINDS[Role(settings.GROWR_NODE_ROLE)]
     followed = {
         bytes(key): follow
         for key, follow in (
@@ -246,7 +250,7 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
                 behind.add(follow.pk)
         elif (
             record.role is Role.ORIGINATOR
-            and book.kind == auto_followed_kind
+            and book.kind in auto_followed_kinds
             and _auto_follows_left()
         ):
             followed[book.key] = follow_start(

@@ -1,6 +1,7 @@
 """Staff page "Network": Amina (admin) and Juma (agent) see the nodes this node knows, live;
 Amina chooses seeds and which peer books to follow, Juma may not; borrowers and investors do
-not see the page. An investor node follows every originator's projects book by itself."""
+not see the page. An investor node follows every originator's projects, funding and payments
+books by itself."""
 
 from __future__ import annotations
 
@@ -158,20 +159,24 @@ def test_borrowers_and_investors_cannot_open_it(client, wanjiru, ines, db):
 
 
 @override_settings(GROWR_NODE_ROLE="investor")
-def test_an_investor_node_follows_every_originators_projects_book_by_itself(db):
+def test_an_investor_node_follows_every_originators_projects_funding_and_payments(db):
     services.node_identity_start()
-    amani = _record("Amani Microfinance", books=(_book("projects", b"p"), _book("loans", b"l")))
+    books = ("projects", "loans", "funding", "payments", "credential_status")
+    amani = _record(
+        "Amani Microfinance", books=tuple(_book(book, bytes([n])) for n, book in enumerate(books))
+    )
     pablo = _record("Pablo's node", role=Role.INVESTOR, books=(_book("projects", b"q"),))
 
     _heard(amani, pablo)
-    _heard(amani)  # heard again: still one follow
+    _heard(amani)  # heard again: still one follow of each
 
-    follow = Follow.objects.get()
-    assert (bytes(follow.log.key), bytes(follow.publisher), follow.chosen_by) == (
-        b"p" * 32,
-        amani.node_id,
-        None,
-    )
+    follows = Follow.objects.select_related("log").order_by("log__book")
+    assert [(f.log.book, bytes(f.log.key)) for f in follows] == [
+        ("funding", bytes([2]) * 32),
+        ("payments", bytes([3]) * 32),
+        ("projects", bytes([0]) * 32),
+    ]
+    assert {(bytes(f.publisher), f.chosen_by) for f in follows} == {(amani.node_id, None)}
 
 
 def test_an_originator_node_follows_other_originators_credential_status_books_only(amani):
