@@ -12,6 +12,9 @@ import pytest
 
 from tests.factories import OrganizationFactory, StaffFactory, UserFactory
 
+# Real nodes on loopback for the multi-node tests: the fixtures `template` and `network`.
+pytest_plugins = ["tests.nodes"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -119,3 +119,31 @@ class FirstLossUse(models.Model):
 
     def __str__(self) -> str:
         return f"first-loss cover of {self.project_id}: {self.amount} on {self.on}"
+
+
+class RemoteCommitment(models.Model):
+    """A commitment this node's investor sent to a project on an originator's node. What the
+    originator answered is kept; its state afterwards comes from the originator's funding book,
+    which this node follows."""
+
+    investor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="remote_commitments"
+    )
+    origin_url = models.URLField(max_length=500)
+    project_id = models.UUIDField()
+    project_name = models.CharField(max_length=200)
+    request_id = models.CharField(max_length=64)
+    commitment_id = models.UUIDField(unique=True)
+    currency = models.CharField(max_length=3)
+    amount = _money()
+    answered_status = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["investor", "request_id"], name="remote_request_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{money_text(self.amount, self.currency)} {self.currency} to {self.project_id}"

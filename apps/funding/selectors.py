@@ -14,10 +14,17 @@ from django.utils import timezone
 
 from apps.discovery.models import Peer
 from apps.identity.models import User
-from apps.ledger.selectors import PublishedProject, published_projects
+from apps.ledger.models import Book, BookKey
+from apps.ledger.selectors import (
+    PublishedProject,
+    latest_entries,
+    log_by_key,
+    published_project,
+    published_projects,
+)
 
 from . import returns
-from .models import Commitment, CommitmentStatus, Distribution
+from .models import Commitment, CommitmentStatus, Distribution, RemoteCommitment
 
 CATALOGUE_PAGE = 25
 
@@ -237,3 +244,45 @@ def investor_statement(*, investor: User, currency: str, start: date, end: date)
     opening = sum((line.amount for line in lines if line.on < start), Decimal(0))
     within = tuple(line for line in lines if start <= line.on <= end)
     return Statement(currency=currency, start=start, end=end, opening=opening, lines=within)
+
+
+# --- commitments to other nodes' projects (investor nodes) ----------------------------------
+
+
+def network_project(*, book_key: str, project_id) -> CatalogueProject | None:
+    """One project of a projects book this node holds, as the catalogue shows it (terms and the
+    node it comes from), or None."""
+    log = log_by_key(key_hex=book_key)
+    if log is None:
+        return None
+    row = BookKey.objects.filter(log=log, key=f"project:{project_id}", is_deleted=False).first()
+    if row is None:
+        return None
+    project = published_project(row=row)
+    publishers = {project.publisher} if project.publisher else set()
+    peers = {bytes(p.node_id): p for p in Peer.objects.filter(node_id__in=publishers)}
+    return _entry(project, peers)
+
+
+@dataclass(frozen=True)
+class RemotePosition:
+    commitment: RemoteCommitment
+    status: str
+    """The latest event of the commitment in the originator's funding book this node follows
+    (committed, confirmed, cancelled, refunded), or what the originator answered."""
+
+
+def remote_commitments(*, investor: User) -> list[RemotePosition]:
+    """INVESTOR's commitments to other nodes' projects, with their state from the replicated
+    funding books; three queries."""
+    commitments = list(RemoteCommitment.objects.filter(investor=investor))
+    entries = latest_entries(
+        book=Book.FUNDING, keys=[f"commitment:{c.commitment_id}" for c in commitments]
+    )
+    positions = []
+    for commitment in commitments:
+        entry = entries.get(f"commitment:{commitment.commitment_id}")
+        value = entry["value"] if entry else None
+        event = value.get("event") if isinstance(value, dict) else None
+        positions.append(RemotePosition(commitment, event or commitment.answered_status))
+    return positions

@@ -13,8 +13,10 @@ import hashlib
 import hmac
 import re
 import time
+import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,16 +25,25 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.identity.credential_selectors import node_domain
-from apps.identity.models import STAFF_ROLES, Role, User
-from apps.identity.wallet_services import wallet_of_user
+from apps.identity.models import STAFF_ROLES, Custody, Role, User
+from apps.identity.wallet_services import custodial_key, wallet_of_user
 from apps.ledger.models import Book
+from apps.ledger.replication import HttpSource, ReplicationError
 from apps.ledger.services import book_publish
 from apps.projects.models import CloseReason, Project, ProjectStatus, money_text
 from apps.projects.schedule import minor_units
 from apps.projects.services import project_close_funded
 
 from . import distribution, remote
-from .models import COUNTED, Commitment, CommitmentStatus, Distribution, FirstLossUse
+from .models import (
+    COUNTED,
+    Commitment,
+    CommitmentStatus,
+    Distribution,
+    FirstLossUse,
+    RemoteCommitment,
+)
+from .selectors import network_project
 
 ALLOWED = {
     CommitmentStatus.PENDING: {
@@ -113,7 +124,10 @@ def _amount(value: object, currency: str) -> Decimal:
         raise ValidationError({"amount": "Enter an amount above zero."})
     if amount >= Decimal(10) ** 15:
         raise ValidationError({"amount": "This amount is too large."})
-    digits = minor_units(currency)
+    try:
+        digits = minor_units(currency)
+    except ValueError as exc:  # a currency from another node's book
+        raise ValidationError({"currency": f"{currency!r} is not a currency to lend in."}) from exc
     if amount != amount.quantize(Decimal(1).scaleb(-digits)):
         raise ValidationError({"amount": f"{currency} amounts have at most {digits} decimals."})
     return amount
@@ -361,3 +375,74 @@ def commitment_from_node(*, token: object) -> tuple[Commitment, bool]:
         request_id=signed.request_id,
     )
     return commitment, not known
+
+
+# --- commitments sent from this node (investor nodes) ----------------------------------------
+
+
+def _origin_refusal(answer: dict) -> ValidationError:
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    fields = error.get("fields") if isinstance(error.get("fields"), dict) else {}
+    messages = [str(m) for values in fields.values() if isinstance(values, list) for m in values]
+    text = "; ".join(messages[:3]) or str(error.get("message", "refused"))[:300]
+    return ValidationError({"amount": f"The originator's node refused it: {text}"})
+
+
+def remote_commitment_send(
+    *, investor: User, book_key: str, project_id, amount: object, request_id: str
+) -> RemoteCommitment:
+    """Commit to a project of another node from here: signed with the investor's key for that
+    node's domain and sent to its API. Nothing is stored unless it accepts; a resend of the same
+    REQUEST_ID is the same commitment there and here. No transaction is held while the other
+    node answers."""
+    if not (investor.is_active and investor.role == Role.INVESTOR):
+        raise PermissionDenied("Only an investor commits to projects.")
+    if not REQUEST_ID.fullmatch(str(request_id or "")):
+        raise ValidationError({"request_id": "A request id of 8 to 64 letters, digits, - or _."})
+    sent = RemoteCommitment.objects.filter(investor=investor, request_id=request_id).first()
+    if sent is not None:
+        return sent
+    project = network_project(book_key=book_key, project_id=project_id)
+    if project is None or not project.origin_url:
+        raise ValidationError({"project": "This node holds no such project, or not its origin."})
+    terms = project.project.value.get("terms") or {}
+    currency = str(terms.get("currency", ""))
+    if not currency:
+        raise ValidationError({"project": "The project's entry names no currency."})
+    amount = _amount(amount, currency)
+    wallet = wallet_of_user(user=investor)
+    if wallet.custody != Custody.CUSTODIAL:
+        raise ValidationError({"amount": "Your key is in your own wallet: sign with it there."})
+    origin = urlsplit(project.origin_url)
+    token = remote.sign_commitment(
+        key=custodial_key(wallet=wallet),
+        project=uuid.UUID(str(project_id)),
+        amount=amount,
+        currency=currency,
+        request_id=request_id,
+        audience=origin.netloc,
+        now=int(time.time()),
+    )
+    client = HttpSource(project.origin_url, allow_private=settings.GROWR_FOLLOW_PRIVATE_SOURCES)
+    try:
+        status, answer = client.post_json("/api/remote-commitments/", {"token": token})
+    except ReplicationError as exc:
+        raise ValidationError({"amount": f"The originator's node did not answer: {exc}"}) from exc
+    finally:
+        client.close()
+    if status not in (200, 201):
+        raise _origin_refusal(answer)
+    try:
+        commitment_id = uuid.UUID(str(answer.get("commitment")))
+    except ValueError as exc:
+        raise ValidationError({"amount": "The originator's node answered nonsense."}) from exc
+    remote_commitment, _ = RemoteCommitment.objects.get_or_create(
+        commitment_id=commitment_id,
+        defaults={
+            "investor": investor, "origin_url": project.origin_url,
+            "project_id": project_id, "project_name": str(terms.get("name", ""))[:200],
+            "request_id": request_id, "currency": currency, "amount": amount,
+            "answered_status": str(answer.get("status", ""))[:16],
+        },
+    )  # fmt: skip
+    return remote_commitment

@@ -141,32 +141,40 @@ class HttpSource:
         self, path: str, params: dict, *, timeout: float | None = None, raw: bool = False
     ) -> dict | bytes:
         target = self._parts.path.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
+        status, body = self._exchange("GET", target, None, timeout)
+        if status != 200:
+            raise ReplicationError(
+                "unreachable" if status >= 500 else "malformed", f"GET {target}: HTTP {status}"
+            )
+        return body if raw else _json_object(body, f"GET {target}")
+
+    def post_json(self, path: str, payload: dict) -> tuple[int, dict]:
+        """POST PAYLOAD as JSON to PATH: the status and the JSON object answered, whatever the
+        status (an API's refusal is an answer, not a failure of the node)."""
+        target = self._parts.path.rstrip("/") + path
+        status, body = self._exchange("POST", target, json.dumps(payload).encode(), None)
+        if status >= 500:
+            raise ReplicationError("unreachable", f"POST {target}: HTTP {status}")
+        return status, _json_object(body, f"POST {target}")
+
+    def _exchange(
+        self, method: str, target: str, body: bytes | None, timeout: float | None
+    ) -> tuple[int, bytes]:
         deadline = time.monotonic() + (timeout or self._timeout)
+        headers = {"User-Agent": USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
             connection = self._connect()
             connection.timeout = timeout or self._timeout
             if connection.sock is not None:
                 connection.sock.settimeout(connection.timeout)
-            connection.request("GET", target, headers={"User-Agent": USER_AGENT})
+            connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
-            body = self._read(response, deadline)
+            return response.status, self._read(response, deadline)
         except (OSError, http.client.HTTPException) as error:
             self.close()
-            raise ReplicationError("unreachable", f"GET {target}: {error!r}") from None
-        if response.status != 200:
-            raise ReplicationError(
-                "unreachable" if response.status >= 500 else "malformed",
-                f"GET {target}: HTTP {response.status}",
-            )
-        if raw:
-            return body
-        try:
-            answer = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-            raise _malformed(f"GET {target}: not JSON ({error})") from None
-        if not isinstance(answer, dict):
-            raise _malformed(f"GET {target}: not a JSON object")
-        return answer
+            raise ReplicationError("unreachable", f"{method} {target}: {error!r}") from None
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
@@ -196,6 +204,16 @@ class HttpSource:
                 raise ReplicationError("unreachable", "the answer took longer than the deadline")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _json_object(body: bytes, what: str) -> dict:
+    try:
+        answer = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise _malformed(f"{what}: not JSON ({error})") from None
+    if not isinstance(answer, dict):
+        raise _malformed(f"{what}: not a JSON object")
+    return answer
 
 
 def _refuse_private(host: str, port: int | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q
@@ -201,6 +201,25 @@ def book_entry(*, log: Log, key: str) -> tuple[int, dict] | None:
     return latest.block_index, decode_entry(bytes(block.data))
 
 
+def latest_entries(*, book: str, keys: Iterable[str]) -> dict[str, dict]:
+    """The latest entry of each of KEYS in any log of BOOK this node holds (its own or followed
+    ones; keys hold UUIDs, unique across nodes). Two queries whatever the number of keys."""
+    rows = list(BookKey.objects.filter(log__book=book, key__in=list(keys), is_deleted=False))
+    if not rows:
+        return {}
+    wanted = Q()
+    for row in rows:
+        wanted |= Q(log_id=row.log_id, index=row.block_index)
+    data = {(b.log_id, b.index): bytes(b.data) for b in Block.objects.filter(wanted)}
+    entries = {}
+    for row in rows:
+        try:
+            entries[row.key] = decode_entry(data.get((row.log_id, row.block_index), b""))
+        except InvalidEntry:
+            continue
+    return entries
+
+
 def book_history(*, log: Log, key: str) -> list[tuple[int, dict]]:
     indexes = list(
         BookEntry.objects.filter(log=log, key=key)
@@ -351,6 +370,12 @@ def published_projects(*, offset: int, limit: int) -> tuple[list[PublishedProjec
         wanted |= Q(log_id=row.log_id, index=row.block_index)
     data = {(b.log_id, b.index): bytes(b.data) for b in Block.objects.filter(wanted)}
     return [_published(row, data.get((row.log_id, row.block_index))) for row in page], total
+
+
+def published_project(*, row: BookKey) -> PublishedProject:
+    """The project entry ROW points at, as published_projects gives it."""
+    block = Block.objects.filter(log_id=row.log_id, index=row.block_index).first()
+    return _published(row, bytes(block.data) if block else None)
 
 
 def _published(row: BookKey, data: bytes | None) -> PublishedProject:
