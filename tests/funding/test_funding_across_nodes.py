@@ -1,0 +1,111 @@
+"""Two real nodes on loopback. Kijani's originator node publishes its projects; Ines runs her own
+investor node, which follows Kijani's projects and funding books. From her node she commits to
+the dairy goat project, signed with her own key; Kijani's staff confirm the funds they received;
+her node learns it from the replicated funding book, and both nodes show the same position."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.processes
+
+ORIGINATOR_SETUP = """
+import json
+from apps.node.demo import demo_data_ensure
+from apps.ledger.services import log_for_book
+from apps.projects.models import Project
+demo_data_ensure()
+goats = Project.objects.get(name__startswith="Dairy goats")
+print(json.dumps({
+    "project": str(goats.pk),
+    "projects": bytes(log_for_book(book="projects").key).hex(),
+    "funding": bytes(log_for_book(book="funding").key).hex(),
+}))
+"""
+
+INVESTOR_SETUP = """
+from apps.identity.services import user_self_register
+from apps.identity.wallet_services import wallet_of_user
+ines = user_self_register(email="ines@own.node", full_name="Ines Duarte",
+                          password="tilapia ponds of Kisumu 9", role="investor")
+print(wallet_of_user(user=ines).did)
+"""
+
+COMMIT = """
+import json
+from apps.funding.services import remote_commitment_send
+from apps.identity.models import User
+sent = remote_commitment_send(
+    investor=User.objects.get(email="ines@own.node"), book_key="{projects}",
+    project_id="{project}", amount="{amount}", request_id="ines-own-node-1",
+)
+print(json.dumps({{"commitment": str(sent.commitment_id), "status": sent.answered_status}}))
+"""
+
+CONFIRM = """
+import json
+from apps.funding.models import Commitment
+from apps.funding.services import commitment_confirm
+from apps.identity.models import User
+commitment = Commitment.objects.get(public_id="{commitment}")
+commitment_confirm(actor=User.objects.get(email="agent@kijani.demo.growr.test"),
+                   commitment=commitment, reference="KCB-778812")
+commitment.refresh_from_db()
+print(json.dumps({{"did": commitment.investor_did, "status": commitment.status,
+                   "amount": str(commitment.amount), "local": commitment.investor_id}}))
+"""
+
+POSITION = """
+import json
+from apps.funding.selectors import remote_commitments
+from apps.identity.models import User
+[position] = remote_commitments(investor=User.objects.get(email="ines@own.node"))
+print(json.dumps({"status": position.status, "amount": str(position.commitment.amount),
+                  "project": position.commitment.project_name}))
+"""
+
+
+def last_json(result) -> dict:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_ines_funds_kijanis_project_from_her_own_node(network):
+    kijani = network("kijani")
+    books = last_json(kijani.manage("shell", "-c", ORIGINATOR_SETUP))
+    kijani.serve("web,worker")
+    own = network("ines-node", GROWR_NODE_ROLE="investor")
+    registered = own.manage("shell", "-c", INVESTOR_SETUP)
+    assert registered.returncode == 0, registered.stderr[-3000:]
+    ines_did = registered.stdout.strip().splitlines()[-1]
+    for kind in ("projects", "funding"):
+        followed = own.manage("follow", books[kind], kijani.url, "--kind", kind, "--pull")
+        assert followed.returncode == 0, followed.stderr
+
+    # Below the minimum ticket: Kijani's node refuses, and says why.
+    refused = own.manage("shell", "-c", COMMIT.format(**books, amount="999"))
+    assert refused.returncode != 0 and "minimum ticket" in refused.stderr
+
+    sent = last_json(own.manage("shell", "-c", COMMIT.format(**books, amount="25000")))
+    assert sent["status"] == "pending"
+    # Sent again (a retry): the same commitment on both nodes.
+    again = last_json(own.manage("shell", "-c", COMMIT.format(**books, amount="25000")))
+    assert again == sent
+
+    confirmed = last_json(kijani.manage("shell", "-c", CONFIRM.format(**sent)))
+    assert confirmed == {"did": ines_did, "status": "confirmed", "amount": "25000.000",
+                         "local": None}  # fmt: skip
+
+    for _ in range(20):  # the worker appends the confirmation to the funding book
+        pulled = own.manage("follow", books["funding"], kijani.url, "--kind", "funding", "--pull")
+        assert pulled.returncode == 0, pulled.stderr
+        position = last_json(own.manage("shell", "-c", POSITION))
+        if position["status"] == "confirmed":
+            break
+    assert position == {
+        "status": "confirmed",
+        "amount": "25000.000",
+        "project": "Dairy goats for Nakuru smallholders",
+    }
