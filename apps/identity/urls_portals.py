@@ -5,6 +5,7 @@ from django.urls import path
 
 from apps.applications import views_borrower, views_staff
 from apps.funding import views as funding_views
+from apps.funding import views_network as funding_network
 from apps.projects import views_public as project_views
 
 from . import views, views_credentials, views_wallet
@@ -70,6 +71,16 @@ invest_patterns = (
     [
         path("", views.investor_home, name="home"),
         path("projects/", funding_views.network_catalogue, name="projects"),
+        path(
+            "network/<str:book_key>/<uuid:project_id>/",
+            funding_network.network_project_fund,
+            name="network-fund",
+        ),
+        path(
+            "network/commitments/",
+            funding_network.network_commitments,
+            name="network-commitments",
+        ),
     ],
     "invest",
 )

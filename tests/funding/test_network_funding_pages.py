@@ -1,0 +1,103 @@
+"""Ines, on this node, funds a project of Amani's node from the network catalogue: the page
+shows the terms this node verified and sends her signed commitment there. A node that does not
+answer, or refuses, is a form error, never a 500; borrowers and staff cannot open the page."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from apps.funding.models import RemoteCommitment
+from apps.ledger.replication import HttpSource, ReplicationError
+
+from .test_network_catalogue import _project, amani_projects, kijani_projects  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def fund_url(book, title: str) -> str:
+    return f"/invest/network/{book.key.hex()}/{_project(title, '')['project']}/"
+
+
+def test_the_catalogue_offers_to_fund_another_nodes_project_from_here(
+    client,
+    ines,
+    amani_projects,
+    kijani_projects,  # noqa: F811
+):
+    client.force_login(ines)
+    page = client.get("/invest/projects/").content.decode()
+    assert fund_url(amani_projects, "Amani boda-boda 0") in page
+    assert page.count("Fund from this node") == 3  # Amani's three, not this node's own
+
+
+def test_an_unreachable_originator_is_a_form_error_and_nothing_is_stored(
+    client,
+    ines,
+    amani_projects,
+    monkeypatch,  # noqa: F811
+):
+    def down(self, path, payload):
+        raise ReplicationError("unreachable", "connection refused")
+
+    monkeypatch.setattr(HttpSource, "post_json", down)
+    client.force_login(ines)
+    url = fund_url(amani_projects, "Amani boda-boda 1")
+    assert "Commit from this node" in client.get(url).content.decode()
+    answer = client.post(url, {"amount": "5000", "request_id": "ines-page-0001"})
+    assert answer.status_code == 200
+    assert "did not answer" in answer.content.decode()
+    assert not RemoteCommitment.objects.exists()
+
+
+def test_a_refusal_by_the_originator_says_why(client, ines, amani_projects, monkeypatch):  # noqa: F811
+    def refuse(self, path, payload):
+        fields = {"amount": ["The minimum ticket is 1000.00 KES."]}
+        return 400, {"error": {"code": "invalid", "message": "x", "fields": fields}}
+
+    monkeypatch.setattr(HttpSource, "post_json", refuse)
+    client.force_login(ines)
+    answer = client.post(fund_url(amani_projects, "Amani boda-boda 1"),
+                         {"amount": "10", "request_id": "ines-page-0002"})  # fmt: skip
+    assert "The minimum ticket is 1000.00 KES." in answer.content.decode()
+    assert not RemoteCommitment.objects.exists()
+
+
+def test_an_accepted_commitment_is_listed_with_the_originators_answer(
+    client,
+    ines,
+    amani_projects,
+    monkeypatch,  # noqa: F811
+):
+    sent = {}
+
+    def accept(self, path, payload):
+        sent["path"], sent["token"] = path, payload["token"]
+        return 201, {"commitment": str(uuid.uuid4()), "status": "pending"}
+
+    monkeypatch.setattr(HttpSource, "post_json", accept)
+    client.force_login(ines)
+    answer = client.post(fund_url(amani_projects, "Amani boda-boda 2"),
+                         {"amount": "5000", "request_id": "ines-page-0003"})  # fmt: skip
+    assert answer.status_code == 302 and answer.url == "/invest/network/commitments/"
+    assert sent["path"] == "/api/remote-commitments/" and sent["token"].count(".") == 2
+    listed = client.get("/invest/network/commitments/").content.decode()
+    assert "data-state>pending<" in listed
+    assert RemoteCommitment.objects.get().answered_status == "pending"
+
+
+def test_own_or_unknown_projects_are_not_found(client, ines, kijani_projects, amani_projects):  # noqa: F811
+    from apps.ledger.services import log_for_book
+
+    client.force_login(ines)
+    own_key = bytes(log_for_book(book="projects").key).hex()
+    own = f"/invest/network/{own_key}/{_project('Kijani dairy goats', '')['project']}/"
+    assert client.get(own).status_code == 404
+    assert client.get(f"/invest/network/{'ab' * 32}/{uuid.uuid4()}/").status_code == 404
+
+
+def test_borrowers_and_staff_cannot_fund(client, wanjiru, juma, amani_projects):  # noqa: F811
+    for person in (wanjiru, juma):
+        client.force_login(person)
+        assert client.get(fund_url(amani_projects, "Amani boda-boda 0")).status_code == 403
