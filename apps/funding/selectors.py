@@ -270,19 +270,37 @@ class RemotePosition:
     status: str
     """The latest event of the commitment in the originator's funding book this node follows
     (committed, confirmed, cancelled, refunded), or what the originator answered."""
+    principal_returned: Decimal
+    interest_received: Decimal
+    losses: Decimal
 
 
 def remote_commitments(*, investor: User) -> list[RemotePosition]:
-    """INVESTOR's commitments to other nodes' projects, with their state from the replicated
-    funding books; three queries."""
+    """INVESTOR's commitments to other nodes' projects, with their state and their share of
+    every repayment and loss, from the replicated funding books; three queries."""
     commitments = list(RemoteCommitment.objects.filter(investor=investor))
     entries = latest_entries(
-        book=Book.FUNDING, keys=[f"commitment:{c.commitment_id}" for c in commitments]
+        book=Book.FUNDING,
+        keys=[f"commitment:{c.commitment_id}" for c in commitments],
+        prefixes=[f"distribution:{c.commitment_id}:" for c in commitments],
     )
+    shares_of: dict[str, list[dict]] = {}
+    for key, entry in entries.items():
+        if key.startswith("distribution:") and isinstance(entry.get("value"), dict):
+            shares_of.setdefault(key.split(":")[1], []).append(entry["value"])
     positions = []
     for commitment in commitments:
         entry = entries.get(f"commitment:{commitment.commitment_id}")
         value = entry["value"] if entry else None
         event = value.get("event") if isinstance(value, dict) else None
-        positions.append(RemotePosition(commitment, event or commitment.answered_status))
+        shares = shares_of.get(str(commitment.commitment_id), [])
+        positions.append(
+            RemotePosition(
+                commitment=commitment,
+                status=event or commitment.answered_status,
+                principal_returned=sum((Decimal(s["principal"]) for s in shares), Decimal(0)),
+                interest_received=sum((Decimal(s["interest"]) for s in shares), Decimal(0)),
+                losses=sum((Decimal(s["loss"]) for s in shares), Decimal(0)),
+            )
+        )
     return positions

@@ -293,6 +293,34 @@ def _funders(project_id) -> dict[Commitment, Decimal]:
     return {commitment: commitment.amount for commitment in confirmed}
 
 
+def _distributions_save(parts) -> list[Distribution]:
+    """Store PARTS and publish each in the funding book under its commitment, so the investor's
+    own node finds its share (key distribution:<commitment>:<payment>)."""
+    saved = Distribution.objects.bulk_create(list(parts))
+    for part in saved:
+        commitment = part.commitment
+        currency = commitment.currency
+        book_publish(
+            book=Book.FUNDING,
+            entry_type="growr/distribution",
+            version=1,
+            key=f"distribution:{commitment.public_id}:{part.payment_public_id}",
+            value={
+                "commitment": str(commitment.public_id),
+                "project": str(commitment.project_id),
+                "payment": str(part.payment_public_id),
+                "loan": str(part.loan_public_id),
+                "kind": part.kind,
+                "on": part.on.isoformat(),
+                "currency": currency,
+                "principal": money_text(Decimal(part.principal), currency),
+                "interest": money_text(Decimal(part.interest), currency),
+                "loss": money_text(Decimal(part.loss), currency),
+            },
+        )
+    return saved
+
+
 def repayment_distribute(
     *,
     project_id,
@@ -311,7 +339,7 @@ def repayment_distribute(
     places = minor_units(currency)
     principals = distribution.split_pro_rata(principal, funders, places)
     interests = distribution.split_pro_rata(interest, funders, places)
-    return Distribution.objects.bulk_create(
+    return _distributions_save(
         Distribution(
             commitment=commitment, kind=Distribution.Kind.REPAYMENT,
             loan_public_id=loan_public_id, payment_public_id=payment_public_id, on=on,
@@ -338,7 +366,7 @@ def loss_distribute(
         FirstLossUse.objects.create(
             project=project, payment_public_id=payment_public_id, amount=split.covered, on=on
         )
-    return Distribution.objects.bulk_create(
+    return _distributions_save(
         Distribution(
             commitment=commitment, kind=Distribution.Kind.LOSS, loan_public_id=loan_public_id,
             payment_public_id=payment_public_id, on=on, loss=split.funders[commitment],

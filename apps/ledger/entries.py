@@ -148,6 +148,25 @@ ENTRY_TYPES: dict[tuple[str, int], EntryType] = {
             ),
         ),
         EntryType(
+            "growr/distribution",
+            1,
+            Book.FUNDING,
+            _object(
+                {
+                    "commitment": _uuid,
+                    "project": _uuid,
+                    "payment": _uuid,
+                    "loan": _uuid,
+                    "kind": {"enum": ["repayment", "loss"]},
+                    "on": _date,
+                    "currency": _currency,
+                    "principal": _decimal,
+                    "interest": _decimal,
+                    "loss": _decimal,
+                },
+            ),
+        ),
+        EntryType(
             "growr/payment",
             1,
             Book.PAYMENTS,

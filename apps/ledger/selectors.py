@@ -201,10 +201,16 @@ def book_entry(*, log: Log, key: str) -> tuple[int, dict] | None:
     return latest.block_index, decode_entry(bytes(block.data))
 
 
-def latest_entries(*, book: str, keys: Iterable[str]) -> dict[str, dict]:
-    """The latest entry of each of KEYS in any log of BOOK this node holds (its own or followed
-    ones; keys hold UUIDs, unique across nodes). Two queries whatever the number of keys."""
-    rows = list(BookKey.objects.filter(log__book=book, key__in=list(keys), is_deleted=False))
+def latest_entries(
+    *, book: str, keys: Iterable[str] = (), prefixes: Iterable[str] = ()
+) -> dict[str, dict]:
+    """The latest entry of each of KEYS, and of every key starting with one of PREFIXES, in any
+    log of BOOK this node holds (its own or followed ones; keys hold UUIDs, unique across
+    nodes). Two queries whatever the number of keys."""
+    wanted_keys = Q(key__in=list(keys))
+    for prefix in prefixes:
+        wanted_keys |= Q(key__startswith=prefix)
+    rows = list(BookKey.objects.filter(wanted_keys, log__book=book, is_deleted=False))
     if not rows:
         return {}
     wanted = Q()

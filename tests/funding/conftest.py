@@ -12,6 +12,7 @@ from tests.applications.conftest import (  # noqa: F401 (fixtures)
     goats,
     simple_goats,
 )
+from tests.funding.network_books import amani_projects, kijani_projects  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

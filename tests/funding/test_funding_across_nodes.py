@@ -1,11 +1,13 @@
 """Two real nodes on loopback. Kijani's originator node publishes its projects; Ines runs her own
 investor node, which follows Kijani's projects and funding books. From her node she commits to
-the dairy goat project, signed with her own key; Kijani's staff confirm the funds they received;
-her node learns it from the replicated funding book, and both nodes show the same position."""
+the rice project, signed with her own key; Kijani's staff confirm the funds they received and
+record a repayment of Otieno's loan under that project; her node learns both from the
+replicated funding book, and both nodes show the same position to the cent."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -17,9 +19,9 @@ from apps.node.demo import demo_data_ensure
 from apps.ledger.services import log_for_book
 from apps.projects.models import Project
 demo_data_ensure()
-goats = Project.objects.get(name__startswith="Dairy goats")
+rice = Project.objects.get(name__startswith="Rice inputs")  # Otieno's loan is active under it
 print(json.dumps({
-    "project": str(goats.pk),
+    "project": str(rice.pk),
     "projects": bytes(log_for_book(book="projects").key).hex(),
     "funding": bytes(log_for_book(book="funding").key).hex(),
 }))
@@ -44,17 +46,24 @@ sent = remote_commitment_send(
 print(json.dumps({{"commitment": str(sent.commitment_id), "status": sent.answered_status}}))
 """
 
-CONFIRM = """
+CONFIRM_AND_REPAY = """
 import json
+from django.utils import timezone
+from apps.applications.models import Loan
+from apps.applications.services import repayment_record
 from apps.funding.models import Commitment
 from apps.funding.services import commitment_confirm
 from apps.identity.models import User
+agent = User.objects.get(email="agent@kijani.demo.growr.test")
 commitment = Commitment.objects.get(public_id="{commitment}")
-commitment_confirm(actor=User.objects.get(email="agent@kijani.demo.growr.test"),
-                   commitment=commitment, reference="KCB-778812")
+commitment_confirm(actor=agent, commitment=commitment, reference="KCB-778812")
+payment = repayment_record(actor=agent, loan=Loan.objects.get(), amount="4000",
+                           reference="MPESA-QZ1", rail="mobile_money",
+                           paid_on=timezone.localdate())
 commitment.refresh_from_db()
 print(json.dumps({{"did": commitment.investor_did, "status": commitment.status,
-                   "amount": str(commitment.amount), "local": commitment.investor_id}}))
+                   "amount": str(commitment.amount), "local": commitment.investor_id,
+                   "principal": str(payment.principal), "interest": str(payment.interest)}}))
 """
 
 POSITION = """
@@ -63,7 +72,9 @@ from apps.funding.selectors import remote_commitments
 from apps.identity.models import User
 [position] = remote_commitments(investor=User.objects.get(email="ines@own.node"))
 print(json.dumps({"status": position.status, "amount": str(position.commitment.amount),
-                  "project": position.commitment.project_name}))
+                  "project": position.commitment.project_name,
+                  "principal": str(position.principal_returned),
+                  "interest": str(position.interest_received)}))
 """
 
 
@@ -94,7 +105,8 @@ def test_ines_funds_kijanis_project_from_her_own_node(network):
     again = last_json(own.manage("shell", "-c", COMMIT.format(**books, amount="25000")))
     assert again == sent
 
-    confirmed = last_json(kijani.manage("shell", "-c", CONFIRM.format(**sent)))
+    confirmed = last_json(kijani.manage("shell", "-c", CONFIRM_AND_REPAY.format(**sent)))
+    paid = {"principal": confirmed.pop("principal"), "interest": confirmed.pop("interest")}
     assert confirmed == {"did": ines_did, "status": "confirmed", "amount": "25000.000",
                          "local": None}  # fmt: skip
 
@@ -102,10 +114,14 @@ def test_ines_funds_kijanis_project_from_her_own_node(network):
         pulled = own.manage("follow", books["funding"], kijani.url, "--kind", "funding", "--pull")
         assert pulled.returncode == 0, pulled.stderr
         position = last_json(own.manage("shell", "-c", POSITION))
-        if position["status"] == "confirmed":
+        if position["status"] == "confirmed" and Decimal(position["principal"]):
             break
-    assert position == {
-        "status": "confirmed",
-        "amount": "25000.000",
-        "project": "Dairy goats for Nakuru smallholders",
-    }
+    assert (position["status"], position["amount"], position["project"]) == (
+        "confirmed",
+        "25000.000",
+        "Rice inputs for the Kisumu long rains",
+    )
+    # She is the project's only funder: the whole repayment's principal and interest are hers.
+    for part in ("principal", "interest"):
+        assert Decimal(position[part]) == Decimal(paid[part])
+    assert Decimal(paid["principal"]) + Decimal(paid["interest"]) == Decimal("4000")

@@ -11,20 +11,20 @@ import pytest
 from apps.funding.models import RemoteCommitment
 from apps.ledger.replication import HttpSource, ReplicationError
 
-from .test_network_catalogue import _project, amani_projects, kijani_projects  # noqa: F401
+from .network_books import project_value
 
 pytestmark = pytest.mark.django_db
 
 
 def fund_url(book, title: str) -> str:
-    return f"/invest/network/{book.key.hex()}/{_project(title, '')['project']}/"
+    return f"/invest/network/{book.key.hex()}/{project_value(title, '')['project']}/"
 
 
 def test_the_catalogue_offers_to_fund_another_nodes_project_from_here(
     client,
     ines,
     amani_projects,
-    kijani_projects,  # noqa: F811
+    kijani_projects,
 ):
     client.force_login(ines)
     page = client.get("/invest/projects/").content.decode()
@@ -36,7 +36,7 @@ def test_an_unreachable_originator_is_a_form_error_and_nothing_is_stored(
     client,
     ines,
     amani_projects,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     def down(self, path, payload):
         raise ReplicationError("unreachable", "connection refused")
@@ -51,7 +51,7 @@ def test_an_unreachable_originator_is_a_form_error_and_nothing_is_stored(
     assert not RemoteCommitment.objects.exists()
 
 
-def test_a_refusal_by_the_originator_says_why(client, ines, amani_projects, monkeypatch):  # noqa: F811
+def test_a_refusal_by_the_originator_says_why(client, ines, amani_projects, monkeypatch):
     def refuse(self, path, payload):
         fields = {"amount": ["The minimum ticket is 1000.00 KES."]}
         return 400, {"error": {"code": "invalid", "message": "x", "fields": fields}}
@@ -68,7 +68,7 @@ def test_an_accepted_commitment_is_listed_with_the_originators_answer(
     client,
     ines,
     amani_projects,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     sent = {}
 
@@ -87,17 +87,17 @@ def test_an_accepted_commitment_is_listed_with_the_originators_answer(
     assert RemoteCommitment.objects.get().answered_status == "pending"
 
 
-def test_own_or_unknown_projects_are_not_found(client, ines, kijani_projects, amani_projects):  # noqa: F811
+def test_own_or_unknown_projects_are_not_found(client, ines, kijani_projects, amani_projects):
     from apps.ledger.services import log_for_book
 
     client.force_login(ines)
     own_key = bytes(log_for_book(book="projects").key).hex()
-    own = f"/invest/network/{own_key}/{_project('Kijani dairy goats', '')['project']}/"
+    own = f"/invest/network/{own_key}/{project_value('Kijani dairy goats', '')['project']}/"
     assert client.get(own).status_code == 404
     assert client.get(f"/invest/network/{'ab' * 32}/{uuid.uuid4()}/").status_code == 404
 
 
-def test_borrowers_and_staff_cannot_fund(client, wanjiru, juma, amani_projects):  # noqa: F811
+def test_borrowers_and_staff_cannot_fund(client, wanjiru, juma, amani_projects):
     for person in (wanjiru, juma):
         client.force_login(person)
         assert client.get(fund_url(amani_projects, "Amani boda-boda 0")).status_code == 403
