@@ -18,6 +18,7 @@ urlpatterns = [
     path("staff/network/", include("apps.discovery.urls")),
     path("staff/projects/", include("apps.projects.urls")),
     path("staff/loans/", include("apps.applications.urls_staff")),
+    path("staff/funding/", include("apps.funding.urls_staff")),
     path("borrow/", include(borrow_patterns)),
     path("borrow/loans/", include("apps.applications.urls_borrower")),
     path("invest/", include(invest_patterns)),
@@ -26,6 +27,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("apps.identity.urls_api")),
     path("api/", include("apps.ledger.urls_api")),
+    # Before projects: its staff/projects/<id>/<move>/ would take staff/projects/<id>/commitments/.
+    path("api/", include("apps.funding.urls_api")),
     path("api/", include("apps.projects.urls_api")),
     path("api/", include("apps.applications.urls_api")),
     path("api/", include("apps.funding.urls_remote")),

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.funding import selectors as funding_selectors
 from apps.identity import credential_selectors
 from apps.identity import selectors as identity_selectors
 from apps.identity.permissions import (
@@ -706,5 +707,6 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         "portfolio": figures,
         "arrears_chart": _arrears_chart(figures),
         "flows_chart": _flows_chart(figures),
+        "funding": funding_selectors.funding_counts(organization=organization),
     }
     return render(request, "applications/staff/home.html", context)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.discovery.models import Peer
-from apps.identity.models import User
+from apps.identity.models import Organization, User
 from apps.ledger.models import Book, BookKey
 from apps.ledger.selectors import (
     PublishedProject,
@@ -22,9 +22,10 @@ from apps.ledger.selectors import (
     published_project,
     published_projects,
 )
+from apps.projects.models import Project, ProjectStatus
 
 from . import returns
-from .models import Commitment, CommitmentStatus, Distribution, RemoteCommitment
+from .models import COUNTED, Commitment, CommitmentStatus, Distribution, RemoteCommitment
 
 CATALOGUE_PAGE = 25
 
@@ -304,3 +305,171 @@ def remote_commitments(*, investor: User) -> list[RemotePosition]:
             )
         )
     return positions
+
+
+# --- the originator's side: its projects' funding, commitments to confirm or refund ----------
+
+FUNDING_VISIBLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED, ProjectStatus.CLOSED)
+_PROJECT_TEXT = ("image", "description", "eligibility")
+
+
+def _figures() -> dict:
+    """A project's funding figures, as annotations over its commitments (one join)."""
+    zero = Value(Decimal(0))
+    counted = Q(commitments__status__in=COUNTED)
+    return {
+        "committed": Coalesce(Sum("commitments__amount", filter=counted), zero),
+        "confirmed": Coalesce(
+            Sum("commitments__amount", filter=Q(commitments__status=CommitmentStatus.CONFIRMED)),
+            zero,
+        ),
+        "investors": Count("commitments__investor_did", filter=counted, distinct=True),
+        "pending": Count(
+            "commitments", filter=Q(commitments__status=CommitmentStatus.PENDING), distinct=True
+        ),
+        "refunds_due": Count(
+            "commitments", filter=Q(commitments__status=CommitmentStatus.REFUND_DUE), distinct=True
+        ),
+    }
+
+
+def organization_funding(*, organization: Organization) -> QuerySet[Project]:
+    """ORGANIZATION's published, paused and closed projects, newest first, each annotated with
+    committed (pending and confirmed), confirmed, investors (with a commitment that counts),
+    pending and refunds_due (numbers of commitments). One query."""
+    return (
+        Project.objects.filter(organization=organization, status__in=FUNDING_VISIBLE)
+        .defer(*_PROJECT_TEXT)
+        .annotate(**_figures())
+        .order_by("-published_at", "pk")
+    )
+
+
+def organization_project_funding(*, organization: Organization, pk) -> Project | None:
+    """One of ORGANIZATION's projects as organization_funding annotates it; None for another
+    organization's project or a draft."""
+    return organization_funding(organization=organization).filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class ProjectFunding:
+    """Where a project's funding stands, as anyone may see it: no investor is named."""
+
+    project: Project
+    committed: Decimal
+    confirmed: Decimal
+    investors: int
+
+    @property
+    def currency(self) -> str:
+        return self.project.currency
+
+    @property
+    def target(self) -> Decimal:
+        return self.project.target_amount
+
+    @property
+    def left(self) -> Decimal:
+        return max(self.project.target_amount - self.committed, Decimal(0))
+
+
+def project_funding(*, project: Project) -> ProjectFunding:
+    """PROJECT's target, committed and confirmed amounts and number of investors (one query)."""
+    figures = Project.objects.filter(pk=project.pk).aggregate(
+        **{
+            name: value
+            for name, value in _figures().items()
+            if name in ("committed", "confirmed", "investors")
+        }
+    )
+    return ProjectFunding(project, figures["committed"], figures["confirmed"], figures["investors"])
+
+
+def _commitments() -> QuerySet[Commitment]:
+    return Commitment.objects.select_related(
+        "project", "project__organization", "investor", "confirmed_by"
+    ).defer(*(f"project__{name}" for name in _PROJECT_TEXT))
+
+
+def project_commitments(*, project: Project) -> QuerySet[Commitment]:
+    """Every commitment to PROJECT, oldest first, with its investor (None for one made from an
+    investor's own node) and who confirmed it."""
+    return _commitments().filter(project=project).order_by("created_at", "pk")
+
+
+def pending_commitments(*, organization: Organization) -> QuerySet[Commitment]:
+    """Commitments to ORGANIZATION's projects whose funds staff have not confirmed yet, oldest
+    first."""
+    return (
+        _commitments()
+        .filter(project__organization=organization, status=CommitmentStatus.PENDING)
+        .order_by("created_at", "pk")
+    )
+
+
+def refunds_due(*, organization: Organization) -> QuerySet[Commitment]:
+    """Confirmed commitments to ORGANIZATION's projects that closed unfunded: the money goes
+    back to the investor. Oldest first."""
+    return (
+        _commitments()
+        .filter(project__organization=organization, status=CommitmentStatus.REFUND_DUE)
+        .order_by("closed_at", "pk")
+    )
+
+
+def funding_counts(*, organization: Organization) -> dict[str, int]:
+    """How many commitments to ORGANIZATION's projects wait for staff: funds to confirm and
+    refunds due (one query)."""
+    return Commitment.objects.filter(project__organization=organization).aggregate(
+        to_confirm=Count("pk", filter=Q(status=CommitmentStatus.PENDING)),
+        refunds_due=Count("pk", filter=Q(status=CommitmentStatus.REFUND_DUE)),
+    )
+
+
+def organization_commitment(*, organization: Organization, public_id) -> Commitment | None:
+    """A commitment to one of ORGANIZATION's projects, by its public id."""
+    return _commitments().filter(project__organization=organization, public_id=public_id).first()
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    what: str  # committed, confirmed, cancelled, refund_due, refunded, project_closed
+    commitment: Commitment | None
+
+
+def funding_timeline(*, project: Project) -> list[TimelineEvent]:
+    """Every event of PROJECT's funding, oldest first: each commitment made, confirmed, and
+    cancelled, due back or refunded (from its dates), and the project's closing. One query."""
+    events = []
+    if project.closed_at is not None:
+        events.append(TimelineEvent(project.closed_at, "project_closed", None))
+    for commitment in project_commitments(project=project):
+        events.append(TimelineEvent(commitment.created_at, "committed", commitment))
+        if commitment.confirmed_at is not None:
+            events.append(TimelineEvent(commitment.confirmed_at, "confirmed", commitment))
+        if commitment.closed_at is not None and commitment.status in CLOSING_EVENTS:
+            events.append(
+                TimelineEvent(commitment.closed_at, CLOSING_EVENTS[commitment.status], commitment)
+            )
+    order = {"committed": 0, "confirmed": 1, "project_closed": 2}
+    return sorted(events, key=lambda event: (event.at, order.get(event.what, 3)))
+
+
+CLOSING_EVENTS = {
+    CommitmentStatus.CANCELLED: "cancelled",
+    CommitmentStatus.REFUND_DUE: "refund_due",
+    CommitmentStatus.REFUNDED: "refunded",
+}
+
+
+# --- an investor's own commitments -----------------------------------------------------------
+
+
+def investor_commitments(*, investor: User) -> QuerySet[Commitment]:
+    """INVESTOR's commitments, newest first."""
+    return _commitments().filter(investor=investor).order_by("-created_at", "-pk")
+
+
+def investor_commitment(*, investor: User, public_id) -> Commitment | None:
+    return investor_commitments(investor=investor).filter(public_id=public_id).first()

@@ -276,10 +276,16 @@ def commitments_close_unfunded(*, project: Project, reason: str) -> int:
 
 @transaction.atomic
 def commitment_refund(*, actor: User, commitment: Commitment, reference: object) -> Commitment:
-    """Staff record that a refund due went back to the investor."""
+    """Staff record that a refund due went back to the investor, today (the day its statement
+    and returns count the money back). The same reference again changes nothing."""
     commitment = _locked_commitment(commitment)
     _check_staff(actor, commitment)
-    commitment.refund_reference = _reference(reference)
+    reference = _reference(reference)
+    if commitment.status == CommitmentStatus.REFUNDED:
+        if commitment.refund_reference == reference:
+            return commitment
+        raise ValidationError({"reference": "This refund was recorded with another reference."})
+    commitment.refund_reference, commitment.closed_at = reference, timezone.now()
     return _move(commitment, CommitmentStatus.REFUNDED)
 
 
