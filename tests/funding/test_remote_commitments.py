@@ -149,3 +149,30 @@ def test_a_tampered_token_is_refused(goats, client):
         content_type="application/json",
     )
     assert answer.status_code == 400 and "signature" in answer.json()["error"]["fields"]["token"][0]
+
+
+# --- from the command-line wallet -------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_investor_commits_from_her_command_line_wallet_with_no_account_there(
+    live_server, settings, tmp_path, capsys, goats
+):
+    from apps.funding.models import Commitment
+    from apps.identity.ssi.wallet_cli import main
+
+    settings.GROWR_PUBLIC_URL = live_server.url
+    wallet = tmp_path / "ines.json"
+    assert main(["keygen", str(wallet)]) == 0
+    did = capsys.readouterr().out.strip()
+    argv = ["commit", str(wallet), "--node", live_server.url, "--project", str(goats.pk)]
+
+    assert main([*argv, "--amount", "500.00"]) == 1
+    assert "minimum ticket" in capsys.readouterr().err
+
+    assert main([*argv, "--amount", "2500.00", "--request-id", "ines-cli-0001"]) == 0
+    out = capsys.readouterr().out
+    assert "committed 2500.00 KES to Dairy goats for Nakuru smallholders" in out
+    assert main([*argv, "--amount", "2500.00", "--request-id", "ines-cli-0001"]) == 0
+    commitment = Commitment.objects.get()
+    assert (commitment.investor_did, commitment.amount) == (did, Decimal("2500.00"))

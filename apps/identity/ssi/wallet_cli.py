@@ -8,6 +8,7 @@
     growr-wallet credentials wallet.json              the credit record the node holds for you
     growr-wallet present wallet.json --request '{"age": ["birthDate"], "kyc": ["nationality"]}'
     growr-wallet sign-agreement wallet.json --loan 42 [--yes] [--out signed.json]
+    growr-wallet commit wallet.json --node URL --project UUID --amount 2500.00 [--request-id R]
 
 Presentations are built here: the LDP credentials asked for, whole; for SD-JWT ones only the
 claims the request names. A loan agreement is signed here too: the wallet hashes the document
@@ -21,10 +22,15 @@ import argparse
 import getpass
 import json
 import os
+import secrets
 import sys
+import time
 import urllib.error
 import urllib.request
+import uuid
+from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import did_control
 from .didkey import Ed25519Key
@@ -58,16 +64,22 @@ def _call(wallet: dict, method: str, path: str, body: dict | None = None) -> dic
     node = wallet.get("node")
     if not node:
         raise WalletError("log in to a node first: growr-wallet login WALLET --node URL --email E")
-    if not node["url"].startswith(("http://", "https://")):
+    return _request(node["url"], method, path, body, token=node.get("token"))
+
+
+def _request(
+    base_url: str, method: str, path: str, body: dict | None = None, *, token: str | None = None
+) -> dict | list:
+    if not base_url.startswith(("http://", "https://")):
         raise WalletError("a node's address starts with http:// or https://")
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked just above
-        node["url"].rstrip("/") + path,
+        base_url.rstrip("/") + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )
-    if node.get("token"):
-        request.add_header("Authorization", f"Token {node['token']}")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
             return json.loads(response.read() or b"null")
@@ -80,7 +92,7 @@ def _call(wallet: dict, method: str, path: str, body: dict | None = None) -> dic
         code = error.get("code", exc.code)
         raise WalletError(f"the node refused ({exc.code} {code}): {detail}") from exc
     except urllib.error.URLError as exc:
-        raise WalletError(f"cannot reach {node['url']}: {exc.reason}") from exc
+        raise WalletError(f"cannot reach {base_url}: {exc.reason}") from exc
 
 
 def keygen(args) -> str:
@@ -226,6 +238,33 @@ def sign_agreement(args) -> str:
     )
 
 
+def commit(args) -> str:
+    """Commit to a project on an originator's node, signed here: no account there is needed."""
+    from apps.funding import remote
+
+    key = _key(_load(args.wallet))
+    project = _request(args.node, "GET", f"/api/projects/{args.project}/")
+    currency = _field(project, "currency")
+    if not isinstance(currency, str):
+        raise WalletError("the node sent no project with a currency")
+    request_id = args.request_id or secrets.token_urlsafe(16)
+    token = remote.sign_commitment(
+        key=key,
+        project=uuid.UUID(args.project),
+        amount=Decimal(args.amount),
+        currency=currency,
+        request_id=request_id,
+        audience=urlsplit(args.node).netloc,
+        now=int(time.time()),
+    )
+    answer = _request(args.node, "POST", "/api/remote-commitments/", {"token": token})
+    return (
+        f"committed {_field(answer, 'amount')} {currency} to {_field(project, 'name')}: "
+        f"commitment {_field(answer, 'commitment')}, {_field(answer, 'status')} "
+        f"(request id {request_id}: send it again with --request-id to retry safely)"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="growr-wallet", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -238,6 +277,7 @@ def parser() -> argparse.ArgumentParser:
         ("credentials", credentials, []),
         ("present", present, []),
         ("sign-agreement", sign_agreement, []),
+        ("commit", commit, []),
     ]:
         command = commands.add_parser(name)
         command.set_defaults(run=function)
@@ -252,6 +292,11 @@ def parser() -> argparse.ArgumentParser:
     signing.add_argument("--loan", required=True, type=int, help="the loan's id")
     signing.add_argument("--yes", action="store_true", help="sign without asking")
     signing.add_argument("--out", type=Path, help="write the signed agreement file here")
+    committing = commands.choices["commit"]
+    committing.add_argument("--node", required=True, help="the originator's node")
+    committing.add_argument("--project", required=True, help="the project's id")
+    committing.add_argument("--amount", required=True, help='a decimal string, e.g. "2500.00"')
+    committing.add_argument("--request-id", help="the id of a commitment to send again")
     return root
 
 
