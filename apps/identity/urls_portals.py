@@ -5,6 +5,7 @@ from django.urls import path
 
 from apps.applications import views_borrower, views_staff
 from apps.funding import views as funding_views
+from apps.funding import views_invitations
 from apps.projects import views_public as project_views
 
 from . import views, views_credentials, views_wallet
@@ -70,6 +71,28 @@ invest_patterns = (
     [
         path("", views.investor_home, name="home"),
         path("projects/", funding_views.network_catalogue, name="projects"),
+        path("invitations/", views_invitations.investor_invitations, name="invitations"),
+        path(
+            "invitations/ask/<uuid:project_pk>/",
+            views_invitations.investor_invitation_request,
+            name="invitation-request",
+        ),
+        path("invitations/<int:pk>/", views_invitations.investor_invitation, name="invitation"),
+        path(
+            "invitations/<int:pk>/agreement.json",
+            views_invitations.investor_invitation_file,
+            name="invitation-file",
+        ),
+        path(
+            "invitations/<int:pk>/agreement.pdf",
+            views_invitations.investor_invitation_pdf,
+            name="invitation-pdf",
+        ),
+        path(
+            "invitations/<int:pk>/withdraw/",
+            views_invitations.investor_invitation_withdraw,
+            name="invitation-withdraw",
+        ),
     ],
     "invest",
 )
