@@ -19,6 +19,7 @@ urlpatterns = [
     path("staff/projects/", include("apps.projects.urls")),
     path("staff/loans/", include("apps.applications.urls_staff")),
     path("staff/funding/", include("apps.funding.urls_staff")),
+    path("staff/funding/invitations/", include("apps.funding.urls_invitations")),
     path("borrow/", include(borrow_patterns)),
     path("borrow/loans/", include("apps.applications.urls_borrower")),
     path("invest/", include(invest_patterns)),

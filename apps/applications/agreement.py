@@ -1,4 +1,6 @@
-"""Loan agreements as canonical documents, signed by both parties, in plain Python.
+"""Agreements as canonical documents, signed by both parties, in plain Python: a loan agreement
+(the originator and the borrower) and an investment agreement (the originator and an investor of
+an invite-only project). The document's `format` says which, and so which roles sign it.
 
 The document is JSON of strings, whole numbers, booleans and nulls only (amounts are decimal
 strings), so its canonical form is simply sorted keys, no whitespace, UTF-8: the same bytes as
@@ -6,8 +8,10 @@ RFC 8785 (JCS) for such values. Its SHA-256 is the agreement hash. Each party si
 EdDSA JWS over {"agreement": hash, "role": ...} with the key of the DID the document names for
 that role (did:key, so the DID alone gives the public key).
 
-A signed agreement file is {"document": …, "signatures": {"originator": jws, "borrower": jws}};
-`verify_signed_agreement` checks it from that file alone.
+A signed agreement file is {"document": …, "signatures": {"originator": jws, "borrower": jws}}
+(an investment agreement: "investor" instead of "borrower"); `verify_signed_agreement` checks it
+from that file alone. The signatures are the same JWS for both kinds: the hash they sign covers
+the document, its format included.
 """
 
 from __future__ import annotations
@@ -20,9 +24,15 @@ from apps.identity.ssi.didkey import Ed25519Key, InvalidDid, public_key_from_did
 from apps.identity.ssi.jose import InvalidJws, parse_jws, sign_jws
 
 FORMAT = "growr/loan-agreement"
+INVESTMENT_FORMAT = "growr/investment-agreement"
 FORMAT_VERSION = 1
 JWS_TYPE = "growr-agreement+jwt"
-ROLES = ("originator", "borrower")
+# Who signs each kind of agreement, in the order signatures are checked and shown.
+FORMAT_ROLES = {
+    FORMAT: ("originator", "borrower"),
+    INVESTMENT_FORMAT: ("originator", "investor"),
+}
+ROLES = FORMAT_ROLES[FORMAT]  # a loan agreement's
 MAX_DOCUMENT_BYTES = 512 * 1024
 MAX_DEPTH = 32  # an agreement nests 5 deep; a file nested deeper is refused, not recursed into
 
@@ -63,9 +73,21 @@ def agreement_hash(document: dict) -> str:
     return hashlib.sha256(canonical_bytes(document)).hexdigest()
 
 
-def sign_agreement(*, key: Ed25519Key, document_hash: str, role: str) -> str:
-    if role not in ROLES:
-        raise ValueError(f"role is one of {ROLES}")
+def roles_of(document_format: object) -> tuple[str, ...]:
+    """The roles that sign an agreement of DOCUMENT_FORMAT."""
+    roles = FORMAT_ROLES.get(document_format) if isinstance(document_format, str) else None
+    if roles is None:
+        raise InvalidAgreement(f"the document is not a {' or '.join(FORMAT_ROLES)}")
+    return roles
+
+
+def sign_agreement(
+    *, key: Ed25519Key, document_hash: str, role: str, document_format: str = FORMAT
+) -> str:
+    """ROLE's signature of the agreement with DOCUMENT_HASH, an agreement of DOCUMENT_FORMAT."""
+    roles = FORMAT_ROLES.get(document_format, ())
+    if role not in roles:
+        raise ValueError(f"role is one of {roles} in a {document_format}")
     return sign_jws(
         header={"kid": key.verification_method, "typ": JWS_TYPE},
         payload={"agreement": document_hash, "role": role},
@@ -81,12 +103,17 @@ class SignatureCheck:
     reason: str = ""
 
 
-def check_signature(*, jws: object, document_hash: str, role: str, did: str) -> SignatureCheck:
-    """Whether JWS is ROLE's signature, by DID, of the agreement with DOCUMENT_HASH."""
+def check_signature(
+    *, jws: object, document_hash: str, role: str, did: str, document_format: str = FORMAT
+) -> SignatureCheck:
+    """Whether JWS is ROLE's signature, by DID, of the agreement of DOCUMENT_FORMAT with
+    DOCUMENT_HASH."""
 
     def refused(reason: str) -> SignatureCheck:
         return SignatureCheck(role, did, False, reason)
 
+    if role not in FORMAT_ROLES.get(document_format, ()):
+        return refused(f"a {document_format} has no {role}")
     try:
         parsed = parse_jws(jws)
         public_key = public_key_from_did(did)
@@ -111,8 +138,16 @@ class VerifiedAgreement:
     signatures: tuple[SignatureCheck, ...]
 
     @property
+    def format(self) -> str:
+        return self.document["format"]
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return FORMAT_ROLES[self.format]
+
+    @property
     def fully_signed(self) -> bool:
-        return len(self.signatures) == len(ROLES) and all(s.valid for s in self.signatures)
+        return len(self.signatures) == len(self.roles) and all(s.valid for s in self.signatures)
 
 
 def _party_did(document: dict, role: str) -> str:
@@ -130,10 +165,9 @@ def verify_signed_agreement(signed: object) -> VerifiedAgreement:
     if not isinstance(signed, dict) or set(signed) - {"document", "signatures", "hash"}:
         raise InvalidAgreement('an agreement file is {"document": …, "signatures": …}')
     document, signatures = signed.get("document"), signed.get("signatures", {})
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InvalidAgreement(f"the document is not a {FORMAT}")
-    if not isinstance(signatures, dict) or set(signatures) - set(ROLES):
-        raise InvalidAgreement(f"signatures are given by role: {', '.join(ROLES)}")
+    roles = roles_of(document.get("format") if isinstance(document, dict) else None)
+    if not isinstance(signatures, dict) or set(signatures) - set(roles):
+        raise InvalidAgreement(f"signatures are given by role: {', '.join(roles)}")
     data = canonical_bytes(document)
     if len(data) > MAX_DOCUMENT_BYTES:
         raise InvalidAgreement("the document is too large")
@@ -141,12 +175,16 @@ def verify_signed_agreement(signed: object) -> VerifiedAgreement:
     if "hash" in signed and signed["hash"] != document_hash:
         raise InvalidAgreement("the file's hash is not the hash of its document")
     checks = []
-    for role in ROLES:
+    for role in roles:
         did = _party_did(document, role)
         if role in signatures:
             checks.append(
                 check_signature(
-                    jws=signatures[role], document_hash=document_hash, role=role, did=did
+                    jws=signatures[role],
+                    document_hash=document_hash,
+                    role=role,
+                    did=did,
+                    document_format=document["format"],
                 )
             )
         else:

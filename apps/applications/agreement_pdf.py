@@ -1,5 +1,5 @@
-"""A loan agreement as a PDF (fpdf2, pure Python), rendered from its canonical document: parties,
-terms, the schedule, the clauses, the hash and each party's signature.
+"""An agreement as a PDF (fpdf2, pure Python), rendered from its canonical document: parties,
+terms, the schedule (a loan agreement's), the clauses, the hash and each party's signature.
 
 The PDF is a copy to read and keep; the signed JSON file is what verifies. The built-in PDF fonts
 cover Latin-1 only, so other characters are written as their closest Latin-1 spelling (accents
@@ -13,8 +13,7 @@ import unicodedata
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from .agreement import ROLES
-from .agreement_text import ROLE_NAMES, SCHEDULE_COLUMNS, describe
+from .agreement_text import SCHEDULE_COLUMNS, AgreementText, describe
 
 FONT = "Helvetica"
 MONO = "Courier"
@@ -83,29 +82,7 @@ class _Pdf(FPDF):
                 row.cell(latin1(value))
 
 
-def render(*, document: dict, document_hash: str, signatures: dict[str, str]) -> bytes:
-    """The PDF of DOCUMENT with its HASH and the SIGNATURES it has, by role."""
-    agreement = describe(document)
-    pdf = _Pdf(latin1(agreement.title))
-    pdf.add_page()
-    pdf.set_font(FONT, "B", 16)
-    pdf.multi_cell(0, 9, latin1(agreement.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, size=10)
-    pdf.para(
-        f"Made on {agreement.made_on} on the Growr node {agreement.node}. "
-        f"Loan {agreement.loan}; agreement {agreement.agreement_id}."
-    )
-
-    pdf.heading("Parties")
-    for party in agreement.parties:
-        pdf.para(f"{party.label}: {party.name}", size=10)
-        pdf.para(party.did, size=8, mono=True, height=4)
-    if agreement.project:
-        pdf.para(f"Lending project: {agreement.project}")
-
-    pdf.heading("Terms")
-    pdf.facts(agreement.terms)
-
+def _schedule(pdf: _Pdf, agreement: AgreementText) -> None:
     pdf.heading(f"Repayment schedule (amounts in {agreement.currency})")
     pdf.set_font(FONT, size=8)
     numeric = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
@@ -128,6 +105,37 @@ def render(*, document: dict, document_hash: str, signatures: dict[str, str]) ->
         pdf.ln(2)
         pdf.facts(agreement.totals)
 
+
+def render(*, document: dict, document_hash: str, signatures: dict[str, str]) -> bytes:
+    """The PDF of DOCUMENT with its HASH and the SIGNATURES it has, by role."""
+    agreement = describe(document)
+    pdf = _Pdf(latin1(agreement.title))
+    pdf.add_page()
+    pdf.set_font(FONT, "B", 16)
+    pdf.multi_cell(0, 9, latin1(agreement.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=10)
+    subject = (
+        f"Invitation {agreement.invitation}"
+        if agreement.kind == "investment"
+        else f"Loan {agreement.loan}"
+    )
+    pdf.para(
+        f"Made on {agreement.made_on} on the Growr node {agreement.node}. "
+        f"{subject}; agreement {agreement.agreement_id}."
+    )
+
+    pdf.heading("Parties")
+    for party in agreement.parties:
+        pdf.para(f"{party.label}: {party.name}", size=10)
+        pdf.para(party.did, size=8, mono=True, height=4)
+    if agreement.project:
+        pdf.para(f"Lending project: {agreement.project}")
+
+    pdf.heading("Terms")
+    pdf.facts(agreement.terms)
+    if agreement.kind == "loan":
+        _schedule(pdf, agreement)
+
     pdf.heading("Clauses")
     for number, clause in enumerate(agreement.clauses, start=1):
         pdf.para(f"{number}. {clause}")
@@ -141,11 +149,11 @@ def render(*, document: dict, document_hash: str, signatures: dict[str, str]) ->
         "signed JSON file of this agreement, not this PDF: anyone can, at /agreements/verify/ "
         "on any Growr node."
     )
-    for role in ROLES:
+    for party in agreement.parties:
         pdf.ln(1)
         pdf.set_font(FONT, "B", 10)
-        pdf.multi_cell(0, 5, latin1(ROLE_NAMES[role]), new_x="LMARGIN", new_y="NEXT")
-        jws = signatures.get(role)
+        pdf.multi_cell(0, 5, latin1(party.label), new_x="LMARGIN", new_y="NEXT")
+        jws = signatures.get(party.role)
         if jws:
             pdf.para(jws, size=7, mono=True, height=3.5)
         else:

@@ -562,10 +562,11 @@ class ApprovalLimitsApi(APIView):
 
 
 class AgreementVerifyApi(APIView):
-    """Check a signed loan agreement file from itself alone: its form, its hash, and each
-    party's signature against the did:key the document names. Send the file as the JSON body,
-    or as `file` in a multipart form. A file whose signatures do not hold is answered 200 with
-    each signature's reason; a malformed one 400 (code invalid_agreement) with what is wrong."""
+    """Check a signed agreement file (a loan agreement or an investment agreement) from itself
+    alone: its form, its hash, and each party's signature against the did:key the document
+    names. Send the file as the JSON body, or as `file` in a multipart form. A file whose
+    signatures do not hold is answered 200 with each signature's reason; a malformed one 400
+    (code invalid_agreement) with what is wrong."""
 
     permission_classes = [AllowAny]
     authentication_classes = []

@@ -430,13 +430,14 @@ class ApprovalLimitSerializer(serializers.Serializer):
 
 
 class SignatureCheckSerializer(serializers.Serializer):
-    role = serializers.CharField()
+    role = serializers.CharField(help_text="originator, and borrower or investor")
     did = serializers.CharField()
     valid = serializers.BooleanField()
     reason = serializers.CharField(help_text='why it is not valid ("not signed" when missing)')
 
 
 class VerifiedAgreementSerializer(serializers.Serializer):
+    format = serializers.CharField(help_text="growr/loan-agreement or growr/investment-agreement")
     hash = serializers.CharField()
     fully_signed = serializers.BooleanField()
     signatures = SignatureCheckSerializer(many=True)

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.projects.models import Project, money_text
+from apps.projects.models import Project, ProjectStatus, money_text
 
 
 def _money(**kwargs) -> models.DecimalField:
@@ -119,6 +119,137 @@ class FirstLossUse(models.Model):
 
     def __str__(self) -> str:
         return f"first-loss cover of {self.project_id}: {self.amount} on {self.on}"
+
+
+# --- invitations to invite-only projects ------------------------------------------------------
+
+
+class InvitationStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested by the investor"
+    INVITED = "invited", "Invited: the investor has to sign the agreement"
+    CONFIRMED = "confirmed", "Confirmed: the agreement is signed by both"
+    DECLINED = "declined", "Declined by the originator"
+    WITHDRAWN = "withdrawn", "Withdrawn by the investor"
+
+
+# An investor has at most one of these per project at a time.
+OPEN_INVITATION = (
+    InvitationStatus.REQUESTED,
+    InvitationStatus.INVITED,
+    InvitationStatus.CONFIRMED,
+)
+# The projects invitations are asked for, sent and signed for (when they are invite-only).
+INVITABLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED)
+
+
+class Invitation(models.Model):
+    """An investor's access to an invite-only project: asked for by the investor or offered by
+    the project's organization, confirmed once both signed the investment agreement."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="invitations")
+    investor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="project_invitations"
+    )
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices)
+    # What the investor wrote with the request, for the originator's staff, and the KYC
+    # credential they chose to show them with it.
+    note = models.TextField(max_length=1000, blank=True)
+    kyc_credential = models.ForeignKey(
+        "identity.CredentialRecord",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(null=True, blank=True)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    close_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "investor"],
+                condition=Q(status__in=OPEN_INVITATION),
+                name="invitation_open_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "status"], name="invitation_by_project"),
+            models.Index(fields=["investor", "-created_at"], name="invitation_by_investor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.reference} to {self.project_id} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        return f"I-{self.pk:06d}" if self.pk else "I-new"
+
+
+class InvitationEvent(models.Model):
+    """The audit trail of an invitation: every step, who took it, when, and what it changed."""
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=16, choices=InvitationStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=InvitationStatus.choices, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.invitation_id}: {self.action}"
+
+
+class InvestmentAgreement(models.Model):
+    """The canonical investment agreement of an invitation and both parties' signatures of its
+    hash (apps/applications/agreement.py, format growr/investment-agreement)."""
+
+    invitation = models.OneToOneField(
+        Invitation, on_delete=models.CASCADE, related_name="agreement"
+    )
+    document = models.JSONField()
+    hash = models.CharField(max_length=64, unique=True)
+    originator_did = models.CharField(max_length=120)
+    originator_signature = models.TextField()
+    originator_signed_at = models.DateTimeField()
+    originator_signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    investor_did = models.CharField(max_length=120)
+    investor_signature = models.TextField(blank=True)
+    investor_signed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"investment agreement {self.hash[:12]}… of invitation {self.invitation_id}"
+
+    @property
+    def fully_signed(self) -> bool:
+        return bool(self.investor_signature)
+
+    def signed_file(self) -> dict:
+        signatures = {"originator": self.originator_signature}
+        if self.investor_signature:
+            signatures["investor"] = self.investor_signature
+        return {"document": self.document, "hash": self.hash, "signatures": signatures}
 
 
 class RemoteCommitment(models.Model):

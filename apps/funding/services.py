@@ -1,10 +1,13 @@
-"""Writes for funding: commitments, their confirmation, cancellation and refund, and the
-distribution of every repayment and loss among a project's funders.
+"""Writes for funding: commitments, their confirmation, cancellation and refund, the
+distribution of every repayment and loss among a project's funders, and invitations to
+invite-only projects with their investment agreements.
 
 A commitment is made with the project row locked (`_locked_project`), so commitments racing for
 the last part of a target are served one after the other and never oversubscribe it. Every
 change of a commitment goes through `_move`, which checks it, and is published to the public
-funding book under the investor's pseudonym for that project, through the outbox.
+funding book under the investor's pseudonym for that project, through the outbox. Every step of
+an invitation goes through `_invitation_move`, which checks it against INVITATION_MOVES (what may
+follow what, and whose step it is) and audits it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.identity.credential_selectors import node_domain
-from apps.identity.models import STAFF_ROLES, Custody, Role, User
-from apps.identity.wallet_services import custodial_key, wallet_of_user
+from apps.applications import agreement as agreements
+from apps.identity.credential_selectors import credit_record, node_domain
+from apps.identity.models import STAFF_ROLES, CredentialRecord, Custody, Role, User, WalletEvent
+from apps.identity.notifications import notify_user
+from apps.identity.notifiers import notify
+from apps.identity.wallet_services import custodial_key, wallet_of_organization, wallet_of_user
 from apps.ledger.models import Book
 from apps.ledger.replication import HttpSource, ReplicationError
 from apps.ledger.services import book_publish
@@ -37,10 +43,16 @@ from apps.projects.services import project_close_funded
 from . import distribution, remote
 from .models import (
     COUNTED,
+    INVITABLE,
+    OPEN_INVITATION,
     Commitment,
     CommitmentStatus,
     Distribution,
     FirstLossUse,
+    InvestmentAgreement,
+    Invitation,
+    InvitationEvent,
+    InvitationStatus,
     RemoteCommitment,
 )
 from .selectors import network_project
@@ -172,8 +184,8 @@ def _commit(
             raise ValidationError({"request_id": "This request committed another amount."})
         return existing
     _check_open(project)
-    if project.invite_only:
-        raise ValidationError({"project": "This project takes commitments by invitation only."})
+    if project.invite_only and not _invited(project, investor, did):
+        raise ValidationError({"project": INVITATION_NEEDED})
     amount = _amount(amount, project.currency)
     left = project.target_amount - _committed(project)
     if amount < project.min_ticket:
@@ -480,3 +492,439 @@ def remote_commitment_send(
         },
     )  # fmt: skip
     return remote_commitment
+
+
+# --- invitations to invite-only projects ------------------------------------------------------
+
+INVITATION_NEEDED = (
+    "This project takes commitments by invitation only: request an invitation, and sign the "
+    "investment agreement once you are invited."
+)
+_S = InvitationStatus
+# Every step an invitation may take ("" before it exists), and whose step it is.
+INVITATION_MOVES = {
+    ("", _S.REQUESTED): "investor",
+    ("", _S.INVITED): "staff",
+    (_S.REQUESTED, _S.INVITED): "staff",
+    (_S.INVITED, _S.CONFIRMED): "investor",
+    (_S.REQUESTED, _S.WITHDRAWN): "investor",
+    (_S.INVITED, _S.WITHDRAWN): "investor",
+    (_S.REQUESTED, _S.DECLINED): "staff",
+    (_S.INVITED, _S.DECLINED): "staff",
+}
+NOTE_LENGTH = 1000
+REASON_LENGTH = 300
+
+
+def _invited(project: Project, investor: User | None, did: str) -> bool:
+    """Whether the investor (a local account, or a DID from another node) holds a confirmed
+    invitation to PROJECT."""
+    confirmed = Invitation.objects.filter(project=project, status=InvitationStatus.CONFIRMED)
+    if investor is not None:
+        return confirmed.filter(investor=investor).exists()
+    return confirmed.filter(agreement__investor_did=did).exists()
+
+
+def _check_investor(user: User, invitation: Invitation | None = None) -> None:
+    if not (user.is_active and user.role == Role.INVESTOR):
+        raise PermissionDenied("Only an investor asks for and signs invitations.")
+    if invitation is not None and invitation.investor_id != user.pk:
+        raise PermissionDenied("This invitation is another investor's.")
+
+
+def _check_project_staff(user: User, project: Project) -> None:
+    if not (user.is_active and user.role in STAFF_ROLES):
+        raise PermissionDenied("Only originator staff answer and send invitations.")
+    if project.organization_id != user.organization_id:
+        raise PermissionDenied("This project is another organization's.")
+
+
+def _check_invitable(project: Project) -> None:
+    if not project.invite_only:
+        raise ValidationError(
+            {"project": "This project is open to every investor: no invitation is needed."}
+        )
+    if project.status not in INVITABLE:
+        raise ValidationError({"project": "This project takes no new investors."})
+
+
+def _words(value: object, limit: int, field: str, what: str) -> str:
+    text = str(value or "").strip()
+    if len(text) > limit:
+        raise ValidationError({field: f"{what} is at most {limit} characters."})
+    return text
+
+
+def _check_move(invitation: Invitation, to: str, side: str) -> str:
+    """The status INVITATION moves from, if SIDE may move it to TO; refused otherwise."""
+    before = invitation.status if invitation.pk else ""
+    if INVITATION_MOVES.get((before, to)) != side:
+        now = InvitationStatus(before).label.lower() if before else "not made yet"
+        raise ValidationError(
+            f"An invitation that is {now} cannot become {InvitationStatus(to).label.lower()}."
+        )
+    return before
+
+
+def _invitation_move(
+    invitation: Invitation, to: str, *, actor: User, side: str, action: str, changes=None
+) -> InvitationEvent:
+    """The one way an invitation is made or changes state: checks the step and whose it is,
+    saves and audits it. Call in a transaction with the project and invitation rows locked."""
+    before = _check_move(invitation, to, side)
+    invitation.status = to
+    invitation.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError as exc:  # another request opened one for the pair a moment ago
+        raise ValidationError(
+            {"project": "This investor has an open invitation to this project already."}
+        ) from exc
+    return InvitationEvent.objects.create(
+        invitation=invitation, actor=actor, action=action, from_status=before, to_status=to,
+        changes=changes or {}, at=invitation.updated_at,
+    )  # fmt: skip
+
+
+def _locked_invitation(invitation: Invitation) -> Invitation:
+    """INVITATION with its project's row locked, then its own (the order commitments and every
+    invitation step take, so they never wait for each other in a circle)."""
+    Project.objects.select_for_update().defer("image").filter(pk=invitation.project_id).get()
+    return (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("project", "project__organization", "investor")
+        .defer("project__image")
+        .get(pk=invitation.pk)
+    )
+
+
+def _open_invitation(project: Project, investor: User) -> Invitation | None:
+    return (
+        Invitation.objects.select_for_update()
+        .filter(project=project, investor=investor, status__in=OPEN_INVITATION)
+        .first()
+    )
+
+
+def _notify_organization(project: Project, text: str) -> None:
+    members = project.organization.members.filter(is_active=True).values_list("pk", flat=True)
+    for user_id in members:
+        notify_user(user_id=user_id, kind="invitation", text=text)
+
+
+def _notify_investor(invitation: Invitation, subject: str, text: str) -> None:
+    notify_user(user_id=invitation.investor_id, kind="invitation", text=subject)
+    notify(user=invitation.investor, subject=subject, text=text)
+
+
+def _shared_kyc(investor: User, credential_id: object) -> CredentialRecord | None:
+    """The KYC credential INVESTOR chose to show with a request: theirs, valid today."""
+    if credential_id in (None, ""):
+        return None
+    entry = next(
+        (
+            entry
+            for entry in credit_record(holder=investor)
+            if str(entry.record.pk) == str(credential_id) and entry.record.credential_type == "kyc"
+        ),
+        None,
+    )
+    if entry is None or not entry.usable:
+        raise ValidationError({"kyc_credential": "Choose one of your valid KYC credentials."})
+    return entry.record
+
+
+@transaction.atomic
+def invitation_request(
+    *, investor: User, project: Project, note: object = "", kyc_credential_id: object = None
+) -> Invitation:
+    """INVESTOR asks the organization of an invite-only PROJECT for an invitation, with a note
+    and, if they choose, one of their KYC credentials for the organization's staff to see."""
+    _check_investor(investor)
+    project = _locked_project(project)
+    _check_invitable(project)
+    note = _words(note, NOTE_LENGTH, "note", "A note")
+    kyc = _shared_kyc(investor, kyc_credential_id)
+    existing = _open_invitation(project, investor)
+    if existing is not None:
+        raise ValidationError(
+            {
+                _S.REQUESTED: "You asked for an invitation already: "
+                f"{project.organization.name} will answer.",
+                _S.INVITED: "You are invited already: read and sign the investment agreement.",
+                _S.CONFIRMED: "You are invited and signed the investment agreement already.",
+            }[existing.status]
+        )
+    invitation = Invitation(
+        project=project,
+        investor=investor,
+        note=note,
+        kyc_credential=kyc,
+        requested_at=timezone.now(),
+    )
+    _invitation_move(invitation, _S.REQUESTED, actor=investor, side="investor", action="requested")
+    _notify_organization(
+        project, f"{investor.full_name or investor.email} asks for an invitation to {project.name}."
+    )
+    return invitation
+
+
+def _investment_document(invitation: Invitation, investor_did: str, organization_did: str) -> dict:
+    project = invitation.project
+    currency = project.currency
+
+    def money(amount: Decimal) -> str:
+        return money_text(Decimal(amount), currency)
+
+    def percent(value: Decimal) -> str:
+        return format(value.normalize(), "f")
+
+    return {
+        "format": agreements.INVESTMENT_FORMAT,
+        "format_version": agreements.FORMAT_VERSION,
+        "agreement_id": str(uuid.uuid4()),
+        "node": node_domain(),
+        "made_on": timezone.localdate().isoformat(),
+        "invitation": str(invitation.public_id),
+        "reference": invitation.reference,
+        "parties": {
+            "originator": {"name": project.organization.name, "did": organization_did},
+            "investor": {"name": invitation.investor.full_name, "did": investor_did},
+        },
+        "project": {"id": str(project.pk), "name": project.name, "version": project.version},
+        "terms": {
+            "currency": currency,
+            "target_amount": money(project.target_amount),
+            "min_ticket": money(project.min_ticket),
+            "max_ticket": money(project.max_ticket) if project.max_ticket else None,
+            "first_loss_percent": percent(project.first_loss_percent),
+            "annual_rate_percent": percent(project.annual_rate),
+            "interest_method": project.interest_method,
+            "repayment_frequency": project.repayment_frequency,
+            "distributions": "pro_rata_largest_remainder",
+            "losses": "first_loss_then_pro_rata",
+        },
+        "clauses": [
+            "The investor may commit to the project amounts of at least the minimum ticket and, "
+            "with all their commitments to it, at most the cap per investor when there is one, "
+            "never beyond what is left of the target. A commitment counts once the originator "
+            "confirms it received the funds.",
+            "The originator lends the confirmed funds to borrowers on the project's terms, as "
+            "published in its public projects book.",
+            "Every repayment's principal and interest is split among the funders in proportion "
+            "to their confirmed commitments, rounded to the currency's smallest unit by largest "
+            "remainder so that the parts add up to the repayment exactly; fees stay with the "
+            "originator.",
+            "A written-off loan's principal is taken first by the originator's first-loss "
+            "cover, its percentage of the confirmed funding less what earlier losses took, and "
+            "the rest by the funders in proportion to their confirmed commitments.",
+            "If the project closes before its target is funded, commitments whose funds were "
+            "not received are cancelled and funds received are refunded.",
+            "The investor's commitments are published in the originator's public funding book "
+            "under a pseudonym, another one in every project, never with the investor's name.",
+        ],
+    }
+
+
+def _investment_agreement_create(invitation: Invitation, actor: User) -> InvestmentAgreement:
+    """The investment agreement of INVITATION, signed for the organization with its key by
+    ACTOR's act (as applications' _agreement_create signs a loan agreement)."""
+    organization_wallet = wallet_of_organization(organization=invitation.project.organization)
+    investor_did = wallet_of_user(user=invitation.investor).did
+    document = _investment_document(invitation, investor_did, organization_wallet.did)
+    document_hash = agreements.agreement_hash(document)
+    InvestmentAgreement.objects.filter(invitation=invitation).delete()
+    return InvestmentAgreement.objects.create(
+        invitation=invitation,
+        document=document,
+        hash=document_hash,
+        originator_did=organization_wallet.did,
+        originator_signature=agreements.sign_agreement(
+            key=custodial_key(wallet=organization_wallet),
+            document_hash=document_hash,
+            role="originator",
+            document_format=agreements.INVESTMENT_FORMAT,
+        ),
+        originator_signed_at=timezone.now(),
+        originator_signed_by=actor,
+        investor_did=investor_did,
+    )
+
+
+def _invite(invitation: Invitation, actor: User) -> Invitation:
+    invitation.invited_at, invitation.invited_by = timezone.now(), actor
+    event = _invitation_move(invitation, _S.INVITED, actor=actor, side="staff", action="invited")
+    # Made once the move is allowed and the invitation saved (the document names it).
+    agreement = _investment_agreement_create(invitation, actor)
+    event.changes = {"hash": agreement.hash}
+    event.save(update_fields=["changes"])
+    project = invitation.project
+    _notify_investor(
+        invitation,
+        f"{project.organization.name} invites you to fund {project.name}",
+        f"{project.organization.name} invites you to fund {project.name}. Read and sign the "
+        "investment agreement on your invitations page to commit to it.",
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_invite(*, actor: User, invitation: Invitation) -> Invitation:
+    """Staff of the project's organization invite the investor who asked: the investment
+    agreement is made and signed for the organization."""
+    invitation = _locked_invitation(invitation)
+    _check_project_staff(actor, invitation.project)
+    _check_invitable(invitation.project)
+    return _invite(invitation, actor)
+
+
+@transaction.atomic
+def invitation_invite_by_email(*, actor: User, project: Project, email: object) -> Invitation:
+    """Staff of PROJECT's organization invite the investor account with EMAIL, or answer the
+    request it made already."""
+    _check_project_staff(actor, project)
+    project = _locked_project(project)
+    _check_invitable(project)
+    address = str(email or "").strip().lower()
+    investor = User.objects.filter(email=address, role=Role.INVESTOR, is_active=True).first()
+    if not address or investor is None:
+        raise ValidationError({"email": "No investor account with this e-mail address."})
+    invitation = _open_invitation(project, investor)
+    if invitation is None:
+        return _invite(Invitation(project=project, investor=investor), actor)
+    if invitation.status != _S.REQUESTED:
+        raise ValidationError(
+            {"email": "This investor is invited already."
+             if invitation.status == _S.INVITED
+             else "This investor is invited and signed the agreement already."}
+        )  # fmt: skip
+    return _invite(invitation, actor)
+
+
+def _stale(agreement: InvestmentAgreement, invitation: Invitation, did: str) -> str:
+    """Why the agreement must be made again before the investor signs it, or ""."""
+    if agreement.investor_did != did:
+        return "the investor's DID changed"
+    if agreement.document.get("project", {}).get("version") != invitation.project.version:
+        return "the project's terms changed"
+    return ""
+
+
+@transaction.atomic
+def invitation_agreement_refresh(*, investor: User, invitation: Invitation) -> Invitation:
+    """The agreement INVESTOR is asked to sign, made again (and signed again for the
+    organization by the one who invited) when their DID or the project's terms changed since."""
+    invitation = _locked_invitation(invitation)
+    _check_investor(investor, invitation)
+    if invitation.status != _S.INVITED:
+        return invitation
+    agreement = InvestmentAgreement.objects.select_for_update().get(invitation=invitation)
+    reason = _stale(agreement, invitation, wallet_of_user(user=investor).did)
+    if reason:
+        agreement = _investment_agreement_create(invitation, agreement.originator_signed_by)
+        InvitationEvent.objects.create(
+            invitation=invitation, actor=investor, action="agreement_remade",
+            changes={"reason": reason, "hash": agreement.hash},
+        )  # fmt: skip
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, investor: User, invitation: Invitation, password: str = "", signature: str = ""
+) -> Invitation:
+    """The investor signs the investment agreement, which confirms the invitation. A custodial
+    wallet is signed by the node on the investor's password; a self-custody one brings its own
+    signature (the browser, as for a loan agreement)."""
+    invitation = _locked_invitation(invitation)
+    _check_investor(investor, invitation)
+    _check_move(invitation, _S.CONFIRMED, "investor")  # before anything is signed
+    _check_invitable(invitation.project)
+    agreement = InvestmentAgreement.objects.select_for_update().get(invitation=invitation)
+    wallet = wallet_of_user(user=investor)
+    reason = _stale(agreement, invitation, wallet.did)
+    if reason:
+        raise ValidationError(
+            {"signature": f"Since the agreement was made, {reason}: open it again."}
+        )
+    if wallet.custody == Custody.CUSTODIAL:
+        if not investor.check_password(password or ""):
+            raise ValidationError({"password": "Your password, to sign, is not right."})
+        signature = agreements.sign_agreement(
+            key=custodial_key(wallet=wallet),
+            document_hash=agreement.hash,
+            role="investor",
+            document_format=agreements.INVESTMENT_FORMAT,
+        )
+        WalletEvent.objects.create(
+            wallet=wallet, kind=WalletEvent.Kind.AGREEMENT_SIGNED, did=wallet.did, actor=investor,
+            detail=f"investment agreement {invitation.reference} {agreement.hash[:16]}…",
+        )  # fmt: skip
+    check = agreements.check_signature(
+        jws=signature,
+        document_hash=agreement.hash,
+        role="investor",
+        did=agreement.investor_did,
+        document_format=agreements.INVESTMENT_FORMAT,
+    )
+    if not check.valid:
+        raise ValidationError({"signature": f"The signature is refused: {check.reason}."})
+    agreement.investor_signature, agreement.investor_signed_at = signature, timezone.now()
+    agreement.save()
+    invitation.confirmed_at = agreement.investor_signed_at
+    _invitation_move(
+        invitation, _S.CONFIRMED, actor=investor, side="investor", action="agreement_signed",
+        changes={"hash": agreement.hash},
+    )  # fmt: skip
+    _notify_organization(
+        invitation.project,
+        f"{investor.full_name or investor.email} signed the investment agreement of "
+        f"{invitation.project.name}.",
+    )
+    return invitation
+
+
+def _close(invitation: Invitation, to: str, *, actor: User, side: str, reason: object) -> None:
+    reason = _words(reason, REASON_LENGTH, "reason", "The reason")
+    invitation.closed_at, invitation.closed_by, invitation.close_reason = (
+        timezone.now(), actor, reason
+    )  # fmt: skip
+    _invitation_move(
+        invitation,
+        to,
+        actor=actor,
+        side=side,
+        action=to,
+        changes={"reason": reason} if reason else None,
+    )
+
+
+@transaction.atomic
+def invitation_withdraw(
+    *, investor: User, invitation: Invitation, reason: object = ""
+) -> Invitation:
+    """The investor takes back a request, or turns down an invitation before signing it."""
+    invitation = _locked_invitation(invitation)
+    _check_investor(investor, invitation)
+    _close(invitation, _S.WITHDRAWN, actor=investor, side="investor", reason=reason)
+    return invitation
+
+
+@transaction.atomic
+def invitation_decline(*, actor: User, invitation: Invitation, reason: object = "") -> Invitation:
+    """Staff of the project's organization decline a request, or take back an invitation the
+    investor has not signed."""
+    invitation = _locked_invitation(invitation)
+    _check_project_staff(actor, invitation.project)
+    requested = invitation.status == _S.REQUESTED
+    _close(invitation, _S.DECLINED, actor=actor, side="staff", reason=reason)
+    project = invitation.project
+    _notify_investor(
+        invitation,
+        f"{project.organization.name} declined your "
+        f"{'request for an invitation' if requested else 'invitation'} to {project.name}",
+        f"{project.organization.name} will not take your funds in {project.name} for now."
+        + (f" Their reason: {invitation.close_reason}" if invitation.close_reason else ""),
+    )
+    return invitation

@@ -204,9 +204,19 @@ def _check_issuer(issuer: User) -> None:
         raise PermissionDenied("Only originator staff issue credentials.")
 
 
-def _check_holder(holder: User) -> None:
-    if not holder.is_active or holder.role != Role.BORROWER:
+# An investor may hold an identity check, for an originator deciding on an invitation; every
+# other type is about borrowing.
+INVESTOR_CREDENTIAL_TYPES = frozenset({"kyc"})
+
+
+def _check_holder(holder: User, credential_type: CredentialType) -> None:
+    if not holder.is_active or holder.role not in (Role.BORROWER, Role.INVESTOR):
         raise ValidationError({"holder": "Credentials are issued to borrowers with an account."})
+    if holder.role == Role.INVESTOR and credential_type.slug not in INVESTOR_CREDENTIAL_TYPES:
+        raise ValidationError(
+            {"holder": "An investor is issued a KYC credential only; the other types go to "
+                       "borrowers."}
+        )  # fmt: skip
 
 
 def _credential_type(slug: str) -> CredentialType:
@@ -281,14 +291,16 @@ def credential_issue(
     claims: dict,
     valid_until: datetime | None = None,
 ) -> CredentialRecord:
-    """Originator staff issue a credential to a borrower, after checking documents offline.
-    Signed with the organization's key; its revocation bit is in the organization's list."""
+    """Originator staff issue a credential to a borrower (or a KYC credential to an investor),
+    after checking documents offline. Signed with the organization's key; its revocation bit is
+    in the organization's list."""
     _check_issuer(issuer)
-    _check_holder(holder)
+    kind = _credential_type(credential_type)
+    _check_holder(holder, kind)
     return _issue_one(
         issuer=issuer,
         holder=holder,
-        credential_type=_credential_type(credential_type),
+        credential_type=kind,
         claims=claims,
         valid_until=valid_until,
         now=timezone.now(),
@@ -368,8 +380,8 @@ def credentials_issue_csv(*, issuer: User, data: bytes) -> BulkIssue:
                     holder = holders.get((row.get("email") or "").strip().lower())
                     if holder is None:
                         raise ValidationError({"email": "No account with this e-mail address."})
-                    _check_holder(holder)
                     credential_type = _credential_type((row.get("type") or "").strip())
+                    _check_holder(holder, credential_type)
                     with transaction.atomic():
                         result.issued.append(
                             _issue_one(

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from .credential_selectors import ISSUED_STATES
-from .credential_services import MAX_CSV_BYTES
+from .credential_services import INVESTOR_CREDENTIAL_TYPES, MAX_CSV_BYTES
 from .ssi.credential_types import (
     COUNTRY_CODES,
     CREDENTIAL_TYPES,
@@ -121,7 +121,8 @@ def claim_fields(credential_type: CredentialType) -> dict[str, tuple[tuple[str, 
 
 
 class CredentialIssueForm(forms.Form):
-    """The second step: the borrower, the claims of the chosen type, and the end of validity."""
+    """The second step: the borrower (or, for a KYC credential, the investor), the claims of
+    the chosen type, and the end of validity."""
 
     email = forms.EmailField(label="Borrower's e-mail")
     valid_until = forms.DateField(
@@ -131,6 +132,8 @@ class CredentialIssueForm(forms.Form):
     def __init__(self, *args, credential_type: CredentialType, **kwargs):
         super().__init__(*args, **kwargs)
         self.credential_type = credential_type
+        if credential_type.slug in INVESTOR_CREDENTIAL_TYPES:
+            self.fields["email"].label = "Borrower's or investor's e-mail"
         self.claim_paths: dict[str, tuple[str, ...]] = {}
         for name, (path, field) in claim_fields(credential_type).items():
             self.fields[name] = field

@@ -5,6 +5,7 @@ from django.urls import path
 
 from apps.applications import views_borrower, views_staff
 from apps.funding import views as funding_views
+from apps.funding import views_invitations
 from apps.funding import views_network as funding_network
 from apps.projects import views_public as project_views
 
@@ -80,6 +81,28 @@ invest_patterns = (
             "network/commitments/",
             funding_network.network_commitments,
             name="network-commitments",
+        ),
+        path("invitations/", views_invitations.investor_invitations, name="invitations"),
+        path(
+            "invitations/ask/<uuid:project_pk>/",
+            views_invitations.investor_invitation_request,
+            name="invitation-request",
+        ),
+        path("invitations/<int:pk>/", views_invitations.investor_invitation, name="invitation"),
+        path(
+            "invitations/<int:pk>/agreement.json",
+            views_invitations.investor_invitation_file,
+            name="invitation-file",
+        ),
+        path(
+            "invitations/<int:pk>/agreement.pdf",
+            views_invitations.investor_invitation_pdf,
+            name="invitation-pdf",
+        ),
+        path(
+            "invitations/<int:pk>/withdraw/",
+            views_invitations.investor_invitation_withdraw,
+            name="invitation-withdraw",
         ),
     ],
     "invest",

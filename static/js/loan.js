@@ -1,6 +1,7 @@
 // The borrower's loan pages with a self-custody wallet: this browser signs, with the key wallet.js
 // keeps in IndexedDB, the presentation an application sends and the borrower's signature of the
-// agreement. The forms then post as they would without a key here: the node checks everything.
+// agreement (and, on the investor's invitation page, the investor's signature of the investment
+// agreement). The forms then post as they would without a key here: the node checks everything.
 // No library, no build step; needs wallet.js (window.growrWallet) loaded first.
 (function () {
   "use strict";
@@ -111,7 +112,7 @@
         // The header and payload in the order and spelling of the node's own signatures.
         var jws = await wallet.signCompact(
           { kid: toSign.kid, typ: toSign.typ, alg: "EdDSA" },
-          { agreement: toSign.hash, role: "borrower" },
+          { agreement: toSign.hash, role: toSign.role || "borrower" },
           key.privateKey);
         hidden(form, "signature", jws);
         form.dataset.signed = "true";

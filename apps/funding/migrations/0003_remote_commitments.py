@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('funding', '0001_commitments'),
+        ('funding', '0002_invitations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
