@@ -198,13 +198,19 @@ def _books_that_fit(key: NodeKey, network_id: bytes, fields: dict) -> tuple[Book
 
 
 def _served_books() -> list[BookAnnouncement]:
-    """Own books first, then followed projects books (what investors look for), then the rest."""
+    """Own books first, then followed copies of the books investor nodes follow (projects,
+    funding, payments), then the rest."""
     logs = Log.objects.filter(
         Q(writer=True) | Q(length__gt=0, follow__keep_latest=None, follow__range_start=None)
     )
     rows = sorted(
         logs.values_list("writer", "book", "pk", "key", "length"),
-        key=lambda row: (not row[0], row[1] != AUTO_FOLLOWED_KINDS[Role.INVESTOR], row[1], row[2]),
+        key=lambda row: (
+            not row[0],
+            row[1] not in AUTO_FOLLOWED_KINDS[Role.INVESTOR],
+            row[1],
+            row[2],
+        ),
     )
     kinds = [
         (book if writer else book + COPY_SUFFIX, key, length)
