@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from apps.funding.urls import public_patterns as funding_public_patterns
 from apps.identity import views as identity_views
 from apps.identity.urls_portals import borrow_patterns, invest_patterns, staff_patterns
 from apps.node import views as node_views
@@ -24,6 +25,7 @@ urlpatterns = [
     path("borrow/loans/", include("apps.applications.urls_borrower")),
     path("invest/", include(invest_patterns)),
     path("projects/", include(project_public_patterns)),
+    path("projects/", include(funding_public_patterns)),
     path("agreements/", include("apps.applications.urls_public")),
     path("admin/", admin.site.urls),
     path("api/", include("apps.identity.urls_api")),

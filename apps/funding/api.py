@@ -189,7 +189,7 @@ class ProjectFundingApi(APIView):
         project = project_for_viewer(pk=pk, viewer=request.user)
         if project is None:
             raise Http404("No such project.")
-        funding = selectors.project_funding(project=project)
+        funding = selectors.project_funding(project)
         return Response(shapes.ProjectFundingSerializer(funding).data)
 
 

@@ -1,17 +1,20 @@
-"""Reads of the investor portal: the network's projects as this node holds them."""
+"""Reads of funding: the network's projects as this node holds them, a project's funding
+progress, an investor's positions with their expected and actual cash flows, and statements."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
+from apps.applications.models import Installment, LoanStatus
 from apps.discovery.models import Peer
 from apps.identity.models import Organization, User
 from apps.ledger.models import Book, BookKey
@@ -22,7 +25,10 @@ from apps.ledger.selectors import (
     published_project,
     published_projects,
 )
-from apps.projects.models import Project, ProjectStatus
+from apps.projects.models import Project, ProjectStatus, money_text
+from apps.projects.schedule import minor_units
+from apps.projects.selectors import VISIBLE
+from apps.projects.templatetags.project_tags import money
 
 from . import returns
 from .models import COUNTED, Commitment, CommitmentStatus, Distribution, RemoteCommitment
@@ -71,6 +77,108 @@ def _uuid(value: dict) -> str:
         return ""
 
 
+# --- a project's funding progress -------------------------------------------------------------
+
+PERCENT = Decimal("0.1")
+
+
+def commitments_open(project: Project, today: date | None = None) -> bool:
+    """Whether PROJECT takes commitments today: published and within its dates."""
+    today = today or timezone.localdate()
+    return project.status == ProjectStatus.PUBLISHED and (
+        project.starts_on <= today <= project.ends_on
+    )
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal:
+    if whole <= 0:
+        return Decimal(0)
+    return min(part * 100 / whole, Decimal(100)).quantize(PERCENT, rounding=ROUND_DOWN)
+
+
+@dataclass(frozen=True)
+class ProjectFunding:
+    """How far a project's target is funded: committed counts pending and confirmed
+    commitments, confirmed the funds the originator received."""
+
+    project_id: uuid.UUID
+    status: str
+    currency: str
+    target: Decimal
+    committed: Decimal
+    confirmed: Decimal
+    investors: int
+    open: bool  # taking commitments from any investor
+
+    @property
+    def left(self) -> Decimal:
+        return max(self.target - self.committed, Decimal(0))
+
+    @property
+    def committed_percent(self) -> Decimal:
+        return _percent(self.committed, self.target)
+
+    @property
+    def confirmed_percent(self) -> Decimal:
+        return _percent(self.confirmed, self.target)
+
+    def as_json(self) -> dict:
+        """The figures as the page's script and the WebSocket receive them: exact amounts as
+        strings, and the words the page writes."""
+        amounts = {
+            "target": self.target,
+            "committed": self.committed,
+            "confirmed": self.confirmed,
+            "left": self.left,
+        }
+        return {
+            "project": str(self.project_id),
+            "currency": self.currency,
+            **{name: money_text(value, self.currency) for name, value in amounts.items()},
+            "investors": self.investors,
+            "open": self.open,
+            "committed_percent": str(self.committed_percent),
+            "confirmed_percent": str(self.confirmed_percent),
+            "text": {name: money(value, self.currency) for name, value in amounts.items()},
+        }
+
+
+def project_funding(project: Project) -> ProjectFunding:
+    """PROJECT's funding progress, in one query."""
+    zero = Value(Decimal(0))
+    figures = Commitment.objects.filter(project_id=project.pk, status__in=COUNTED).aggregate(
+        committed=Coalesce(Sum("amount"), zero),
+        confirmed=Coalesce(Sum("amount", filter=Q(status=CommitmentStatus.CONFIRMED)), zero),
+        investors=Count("investor_did", distinct=True),
+    )
+    return ProjectFunding(
+        project_id=project.pk,
+        status=project.status,
+        currency=project.currency,
+        target=project.target_amount,
+        committed=figures["committed"],
+        confirmed=figures["confirmed"],
+        investors=figures["investors"],
+        open=commitments_open(project) and not project.invite_only,
+    )
+
+
+def public_project_funding(*, pk) -> ProjectFunding | None:
+    """The funding progress of the project PK if anyone may see the project (not a draft); two
+    queries."""
+    project = (
+        Project.objects.filter(pk=pk, status__in=VISIBLE)
+        .only("id", "currency", "target_amount", "status", "starts_on", "ends_on", "invite_only")
+        .first()
+    )
+    return project_funding(project) if project is not None else None
+
+
+def project_commitments_of(*, investor: User, project: Project) -> QuerySet[Commitment]:
+    """INVESTOR's commitments to PROJECT, newest first."""
+    return Commitment.objects.filter(investor=investor, project_id=project.pk)
+
+
 # --- positions, returns and statements -------------------------------------------------------
 
 HELD = (CommitmentStatus.CONFIRMED, CommitmentStatus.REFUND_DUE, CommitmentStatus.REFUNDED)
@@ -115,11 +223,29 @@ def _flows(commitment: Commitment, received: list[tuple[date, Decimal]], left: D
 def investor_positions(*, investor: User, today: date | None = None) -> list[Position]:
     """INVESTOR's commitments, newest first, with what each returned, lost and still holds, and
     its cash flows for XIRR. Two queries, whatever the number of commitments."""
-    today = today or timezone.localdate()
+    return _positions(
+        Commitment.objects.filter(investor=investor),
+        Distribution.objects.filter(commitment__investor=investor),
+        today or timezone.localdate(),
+    )
+
+
+def investor_position(*, investor: User, pk: int, today: date | None = None) -> Position | None:
+    """INVESTOR's commitment PK as a position; None if there is none of hers."""
+    found = _positions(
+        Commitment.objects.filter(investor=investor, pk=pk),
+        Distribution.objects.filter(commitment__investor=investor, commitment_id=pk),
+        today or timezone.localdate(),
+    )
+    return found[0] if found else None
+
+
+def _positions(
+    commitments: QuerySet[Commitment], distributions: QuerySet[Distribution], today: date
+) -> list[Position]:
     zero = Value(Decimal(0))
     commitments = list(
-        Commitment.objects.filter(investor=investor)
-        .select_related("project", "project__organization")
+        commitments.select_related("project", "project__organization")
         .defer("project__image", "project__description", "project__eligibility")
         .annotate(
             returned=Coalesce(Sum("distributions__principal"), zero),
@@ -128,8 +254,7 @@ def investor_positions(*, investor: User, today: date | None = None) -> list[Pos
         )
     )
     rows = (
-        Distribution.objects.filter(commitment__investor=investor)
-        .values("commitment_id", "on")
+        distributions.values("commitment_id", "on")
         .annotate(cash=Sum(F("principal") + F("interest")))
         .order_by("on")
     )
@@ -150,6 +275,139 @@ def investor_positions(*, investor: User, today: date | None = None) -> list[Pos
             )
         )
     return positions
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+# Loans whose schedules an investor expects to be paid: being repaid, or repaid.
+EXPECTING = (LoanStatus.ACTIVE, LoanStatus.OVERPAID, LoanStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class MonthFlow:
+    """A position's cash in one month: expected by the schedules, and distributed."""
+
+    month: date  # its first day
+    expected: Decimal
+    actual: Decimal
+    to_come: bool  # a month after this one
+
+    @property
+    def difference(self) -> Decimal:
+        return self.actual - self.expected
+
+
+def expected_and_actual(
+    positions: list[Position], today: date | None = None
+) -> dict[int, tuple[MonthFlow, ...]]:
+    """For each position held (by commitment id), month by month: the cash expected (its share,
+    amount over the project's confirmed total, of the principal and interest due on the
+    project's active and closed loans, to the minor unit) and the cash it was distributed
+    (principal and interest). Three queries, whatever the number of positions."""
+    held = [p.commitment for p in positions if p.commitment.status in HELD]
+    if not held:
+        return {}
+    this_month = _month(today or timezone.localdate())
+    projects = {c.project_id for c in held}
+    confirmed = dict(
+        Commitment.objects.filter(project_id__in=projects, status=CommitmentStatus.CONFIRMED)
+        .order_by()
+        .values_list("project_id")
+        .annotate(total=Sum("amount"))
+    )
+    due: dict[object, dict[date, Decimal]] = defaultdict(dict)
+    for row in (
+        Installment.objects.filter(loan__project_id__in=projects, loan__status__in=EXPECTING)
+        .annotate(month=TruncMonth("due_on"))
+        .order_by()
+        .values("loan__project_id", "month")
+        .annotate(due=Sum(F("principal") + F("interest")))
+    ):
+        due[row["loan__project_id"]][row["month"]] = row["due"]
+    paid: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    for row in (
+        Distribution.objects.filter(commitment_id__in=[c.pk for c in held])
+        .annotate(month=TruncMonth("on"))
+        .order_by()
+        .values("commitment_id", "month")
+        .annotate(cash=Sum(F("principal") + F("interest")))
+    ):
+        paid[row["commitment_id"]][row["month"]] = row["cash"]
+    flows = {}
+    for c in held:
+        total = confirmed.get(c.project_id)
+        confirmed_here = c.status == CommitmentStatus.CONFIRMED and total
+        share = c.amount / total if confirmed_here else Decimal(0)
+        unit = Decimal(1).scaleb(-minor_units(c.currency))
+        expected = {
+            month: (amount * share).quantize(unit, rounding=ROUND_HALF_EVEN)
+            for month, amount in due[c.project_id].items()
+        }
+        actual = paid[c.pk]
+        flows[c.pk] = tuple(
+            MonthFlow(
+                month,
+                expected.get(month, Decimal(0)),
+                actual.get(month, Decimal(0)),
+                to_come=month > this_month,
+            )
+            for month in sorted(expected.keys() | actual.keys())
+        )
+    return flows
+
+
+@dataclass(frozen=True)
+class CashHistory:
+    """An investor's cash in one currency over time: what went in and what came back (principal,
+    interest and refunds), each summed up to the end of every month."""
+
+    currency: str
+    months: tuple[date, ...]  # first days, from the month before the first investment to now
+    invested: tuple[Decimal, ...]
+    received: tuple[Decimal, ...]
+
+
+def cash_history(
+    positions: list[Position], flows: dict[int, tuple[MonthFlow, ...]], today: date | None = None
+) -> list[CashHistory]:
+    """Per currency, the cumulative cash invested and received month by month, from POSITIONS
+    and their FLOWS (expected_and_actual); no query."""
+    today = today or timezone.localdate()
+    invested: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    received: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for position in positions:
+        c = position.commitment
+        if c.status not in HELD or c.confirmed_at is None:
+            continue
+        invested[c.currency][_month(timezone.localdate(c.confirmed_at))] += c.amount
+        for flow in flows.get(c.pk, ()):
+            if flow.actual:  # months only expected are still to come
+                received[c.currency][flow.month] += flow.actual
+        if c.status == CommitmentStatus.REFUNDED and c.closed_at:
+            received[c.currency][_month(timezone.localdate(c.closed_at))] += c.amount
+    histories = []
+    for currency in sorted(invested):
+        dated = invested[currency].keys() | received[currency].keys()
+        # From the month before the first movement, when nothing was invested yet.
+        month, last = _add_months(min(dated), -1), max(_month(today), *dated)
+        months, cum_in, cum_out = [], [], []
+        total_in = total_out = Decimal(0)
+        while month <= last:
+            total_in += invested[currency].get(month, Decimal(0))
+            total_out += received[currency].get(month, Decimal(0))
+            months.append(month)
+            cum_in.append(total_in)
+            cum_out.append(total_out)
+            month = _add_months(month, 1)
+        histories.append(CashHistory(currency, tuple(months), tuple(cum_in), tuple(cum_out)))
+    return histories
 
 
 @dataclass(frozen=True)
@@ -193,6 +451,16 @@ class StatementLine:
     cash: Decimal  # for the investor's cash: - invested, + principal, interest and refund
 
 
+KINDS = ("invested", "principal", "interest", "loss", "refund")
+
+
+@dataclass(frozen=True)
+class KindTotal:
+    what: str
+    cash: Decimal
+    amount: Decimal
+
+
 @dataclass(frozen=True)
 class Statement:
     currency: str
@@ -208,6 +476,26 @@ class Statement:
 
     def total(self, what: str) -> Decimal:
         return sum((line.cash for line in self.lines if line.what == what), Decimal(0))
+
+    def totals(self) -> list[KindTotal]:
+        """Per kind of movement in the period: its cash and its change of the balance."""
+        return [
+            KindTotal(
+                what,
+                self.total(what),
+                sum((line.amount for line in self.lines if line.what == what), Decimal(0)),
+            )
+            for what in KINDS
+            if any(line.what == what for line in self.lines)
+        ]
+
+    def balances(self) -> list[tuple[StatementLine, Decimal]]:
+        """Every line with the balance after it: the last one is the closing balance."""
+        balance, rows = self.opening, []
+        for line in self.lines:
+            balance += line.amount
+            rows.append((line, balance))
+        return rows
 
 
 def _movements(investor: User, currency: str) -> list[StatementLine]:
@@ -235,7 +523,18 @@ def _movements(investor: User, currency: str) -> list[StatementLine]:
                 lines.append(StatementLine(d.on, name, what, balance, value))
         if d.loss:
             lines.append(StatementLine(d.on, name, "loss", -d.loss, Decimal(0)))
-    return sorted(lines, key=lambda line: (line.on, line.project, line.what))
+    return sorted(lines, key=lambda line: (line.on, line.project, KINDS.index(line.what)))
+
+
+def statement_currencies(*, investor: User) -> list[str]:
+    """The currencies INVESTOR has had funds in: those a statement may be asked for."""
+    return sorted(
+        set(
+            Commitment.objects.filter(
+                investor=investor, status__in=HELD, confirmed_at__isnull=False
+            ).values_list("currency", flat=True)
+        )
+    )
 
 
 def investor_statement(*, investor: User, currency: str, start: date, end: date) -> Statement:
@@ -349,40 +648,6 @@ def organization_project_funding(*, organization: Organization, pk) -> Project |
     """One of ORGANIZATION's projects as organization_funding annotates it; None for another
     organization's project or a draft."""
     return organization_funding(organization=organization).filter(pk=pk).first()
-
-
-@dataclass(frozen=True)
-class ProjectFunding:
-    """Where a project's funding stands, as anyone may see it: no investor is named."""
-
-    project: Project
-    committed: Decimal
-    confirmed: Decimal
-    investors: int
-
-    @property
-    def currency(self) -> str:
-        return self.project.currency
-
-    @property
-    def target(self) -> Decimal:
-        return self.project.target_amount
-
-    @property
-    def left(self) -> Decimal:
-        return max(self.project.target_amount - self.committed, Decimal(0))
-
-
-def project_funding(*, project: Project) -> ProjectFunding:
-    """PROJECT's target, committed and confirmed amounts and number of investors (one query)."""
-    figures = Project.objects.filter(pk=project.pk).aggregate(
-        **{
-            name: value
-            for name, value in _figures().items()
-            if name in ("committed", "confirmed", "investors")
-        }
-    )
-    return ProjectFunding(project, figures["committed"], figures["confirmed"], figures["investors"])
 
 
 def _commitments() -> QuerySet[Commitment]:

@@ -162,8 +162,8 @@ class StaffCommitmentSerializer(CommitmentSerializer):
 class ProjectFundingSerializer(serializers.Serializer):
     """Where a project's funding stands; no investor is named."""
 
-    project = serializers.UUIDField(source="project.pk")
-    status = serializers.CharField(source="project.status")
+    project = serializers.UUIDField(source="project_id")
+    status = serializers.CharField()
     currency = serializers.CharField()
     target = Money()
     committed = Money(help_text="pending and confirmed commitments")

@@ -7,7 +7,8 @@ the last part of a target are served one after the other and never oversubscribe
 change of a commitment goes through `_move`, which checks it, and is published to the public
 funding book under the investor's pseudonym for that project, through the outbox. Every step of
 an invitation goes through `_invitation_move`, which checks it against INVITATION_MOVES (what may
-follow what, and whose step it is) and audits it.
+follow what, and whose step it is) and audits it. Once a transaction commits, the project's open
+pages hear its new funding figures (`_progress_changed`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -40,7 +42,7 @@ from apps.projects.models import CloseReason, Project, ProjectStatus, money_text
 from apps.projects.schedule import minor_units
 from apps.projects.services import project_close_funded
 
-from . import distribution, remote
+from . import distribution, progress, remote, selectors
 from .models import (
     COUNTED,
     INVITABLE,
@@ -114,6 +116,12 @@ def _publish(commitment: Commitment) -> None:
     )
 
 
+def _progress_changed(project: Project) -> None:
+    """After commit, send PROJECT's new funding figures to its open pages; a failure to send
+    never undoes the change (robust)."""
+    transaction.on_commit(partial(progress.progress_send, project_id=project.pk), robust=True)
+
+
 def _move(commitment: Commitment, to: str) -> Commitment:
     """The one way a commitment changes state; call in a transaction with its project locked."""
     if to not in ALLOWED[commitment.status]:
@@ -150,10 +158,7 @@ def _money(amount: Decimal, currency: str) -> str:
 
 
 def _check_open(project: Project) -> None:
-    today = timezone.localdate()
-    if project.status != ProjectStatus.PUBLISHED or not (
-        project.starts_on <= today <= project.ends_on
-    ):
+    if not selectors.commitments_open(project):
         raise ValidationError({"project": "This project is not taking commitments."})
 
 
@@ -212,6 +217,7 @@ def _commit(
     except IntegrityError as exc:
         raise ValidationError({"request_id": "This request was made already."}) from exc
     _publish(commitment)
+    _progress_changed(project)
     return commitment
 
 
@@ -227,7 +233,9 @@ def commitment_cancel(*, investor: User, commitment: Commitment) -> Commitment:
     if commitment.investor_id != investor.pk:
         raise PermissionDenied("This commitment is another investor's.")
     commitment.closed_at = timezone.now()
-    return _move(commitment, CommitmentStatus.CANCELLED)
+    _move(commitment, CommitmentStatus.CANCELLED)
+    _progress_changed(commitment.project)
+    return commitment
 
 
 def _check_staff(actor: User, commitment: Commitment) -> None:
@@ -259,6 +267,7 @@ def commitment_confirm(*, actor: User, commitment: Commitment, reference: object
     commitment.payment_reference = reference
     _move(commitment, CommitmentStatus.CONFIRMED)
     project = commitment.project
+    _progress_changed(project)
     confirmed = project.commitments.filter(status=CommitmentStatus.CONFIRMED).aggregate(
         total=Sum("amount")
     )["total"]
@@ -283,6 +292,7 @@ def commitments_close_unfunded(*, project: Project, reason: str) -> int:
         )
         _move(commitment, to)
         changed += 1
+    _progress_changed(project)  # its figures, and that it takes no more commitments
     return changed
 
 
@@ -298,7 +308,9 @@ def commitment_refund(*, actor: User, commitment: Commitment, reference: object)
             return commitment
         raise ValidationError({"reference": "This refund was recorded with another reference."})
     commitment.refund_reference, commitment.closed_at = reference, timezone.now()
-    return _move(commitment, CommitmentStatus.REFUNDED)
+    _move(commitment, CommitmentStatus.REFUNDED)
+    _progress_changed(commitment.project)
+    return commitment
 
 
 # --- distributions ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Home pages of the three portals; later apps add their own pages beside these (the staff and
-borrow portals' homes are the loans app's: queues and portfolio; applications, loans)."""
+borrow portals' homes are the loans app's: queues and portfolio; applications, loans; the
+invest portal's is funding's: the portfolio)."""
 
 from django.urls import path
 
@@ -70,7 +71,21 @@ borrow_patterns = (
 )
 invest_patterns = (
     [
-        path("", views.investor_home, name="home"),
+        path("", funding_views.investor_home, name="home"),
+        path("portfolio/", funding_views.portfolio, name="portfolio"),
+        path("commitments/<int:pk>/", funding_views.commitment_detail, name="commitment"),
+        path(
+            "commitments/<int:pk>/cancel/",
+            funding_views.commitment_cancel,
+            name="commitment-cancel",
+        ),
+        path("statements/", funding_views.statements, name="statements"),
+        path("statements/statement.csv", funding_views.statement_csv, name="statement-csv"),
+        path(
+            "statements/statement.pdf",
+            funding_views.statement_pdf_download,
+            name="statement-pdf",
+        ),
         path("projects/", funding_views.network_catalogue, name="projects"),
         path(
             "network/<str:book_key>/<uuid:project_id>/",

@@ -164,8 +164,3 @@ def staff_member_access(request: HttpRequest, pk: int) -> HttpResponse:
         state = "restored" if active else "suspended"
         messages.success(request, f"Access for {member.email} {state}.")
     return redirect("staff:team")
-
-
-@portal_required("invest")
-def investor_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "identity/investor_home.html")
