@@ -451,7 +451,7 @@ class StatementLine:
     cash: Decimal  # for the investor's cash: - invested, + principal, interest and refund
 
 
-KINDS = ("invested", "principal", "interest", "loss", "refund")
+KINDS = ("invested", "interest", "principal", "loss", "refund")  # a payment settles interest first
 
 
 @dataclass(frozen=True)
