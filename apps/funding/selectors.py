@@ -573,11 +573,39 @@ class RemotePosition:
     principal_returned: Decimal
     interest_received: Decimal
     losses: Decimal
+    flows: tuple[tuple[date, Decimal], ...] = ()
+    """Money in and out for the investor, from the day the originator confirmed the funds, with
+    what it still holds today; empty until confirmed."""
+
+    @property
+    def outstanding(self) -> Decimal:
+        if self.status != "confirmed":
+            return Decimal(0)
+        return self.commitment.amount - self.principal_returned - self.losses
+
+    @property
+    def xirr(self) -> Decimal | None:
+        return returns.xirr(self.flows)
 
 
-def remote_commitments(*, investor: User) -> list[RemotePosition]:
+def _remote_flows(commitment: RemoteCommitment, confirmed_at: object, shares: list[dict],
+                  left: Decimal, today: date) -> tuple[tuple[date, Decimal], ...]:  # fmt: skip
+    try:
+        start = datetime.fromisoformat(str(confirmed_at).replace("Z", "+00:00")).date()
+        received = [(date.fromisoformat(s["on"]), Decimal(s["principal"]) + Decimal(s["interest"]))
+                    for s in shares]  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        return ()
+    flows = [(start, -commitment.amount), *received]
+    if left > 0:
+        flows.append((today, left))
+    return tuple(flows)
+
+
+def remote_commitments(*, investor: User, today: date | None = None) -> list[RemotePosition]:
     """INVESTOR's commitments to other nodes' projects, with their state and their share of
     every repayment and loss, from the replicated funding books; three queries."""
+    today = today or timezone.localdate()
     commitments = list(RemoteCommitment.objects.filter(investor=investor))
     entries = latest_entries(
         book=Book.FUNDING,
@@ -594,15 +622,22 @@ def remote_commitments(*, investor: User) -> list[RemotePosition]:
         value = entry["value"] if entry else None
         event = value.get("event") if isinstance(value, dict) else None
         shares = shares_of.get(str(commitment.commitment_id), [])
+        returned = sum((Decimal(s["principal"]) for s in shares), Decimal(0))
+        lost = sum((Decimal(s["loss"]) for s in shares), Decimal(0))
+        confirmed = event == "confirmed"
         positions.append(
             RemotePosition(
                 commitment=commitment,
                 status=event or commitment.answered_status,
-                principal_returned=sum((Decimal(s["principal"]) for s in shares), Decimal(0)),
+                principal_returned=returned,
                 interest_received=sum((Decimal(s["interest"]) for s in shares), Decimal(0)),
-                losses=sum((Decimal(s["loss"]) for s in shares), Decimal(0)),
+                losses=lost,
+                flows=_remote_flows(
+                    commitment, value.get("at"), shares, commitment.amount - returned - lost,
+                    today,
+                ) if confirmed else (),
             )
-        )
+        )  # fmt: skip
     return positions
 
 

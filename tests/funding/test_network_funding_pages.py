@@ -101,3 +101,52 @@ def test_borrowers_and_staff_cannot_fund(client, wanjiru, juma, amani_projects):
     for person in (wanjiru, juma):
         client.force_login(person)
         assert client.get(fund_url(amani_projects, "Amani boda-boda 0")).status_code == 403
+
+
+def test_her_share_of_repayments_comes_from_the_replicated_funding_book(ines, client, db):
+    """What her node holds of the originator's funding book (here published locally, as the
+    follow would store it) gives her remote position: state, returns and XIRR."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from apps.funding import selectors
+    from apps.ledger.services import book_publish, outbox_flush
+
+    commitment_id = uuid.uuid4()
+    RemoteCommitment.objects.create(
+        investor=ines, origin_url="http://amani.example", project_id=uuid.uuid4(),
+        project_name="Amani boda-boda", request_id="ines-remote-1", commitment_id=commitment_id,
+        currency="KES", amount=Decimal("10000.00"), answered_status="pending",
+    )  # fmt: skip
+    start = date.today() - timedelta(days=365)
+    book_publish(
+        book="funding", entry_type="growr/funding-event", version=1,
+        key=f"commitment:{commitment_id}",
+        value={"commitment": str(commitment_id), "project": str(uuid.uuid4()),
+               "investor": "ab" * 32, "event": "confirmed", "amount": "10000.00",
+               "currency": "KES", "at": f"{start.isoformat()}T09:00:00Z"},
+    )  # fmt: skip
+    for n, (principal, interest) in enumerate((("5000.00", "600.00"), ("5000.00", "300.00"))):
+        payment = uuid.uuid4()
+        book_publish(
+            book="funding", entry_type="growr/distribution", version=1,
+            key=f"distribution:{commitment_id}:{payment}",
+            value={"commitment": str(commitment_id), "project": str(uuid.uuid4()),
+                   "payment": str(payment), "loan": str(uuid.uuid4()), "kind": "repayment",
+                   "on": (start + timedelta(days=180 * (n + 1))).isoformat(), "currency": "KES",
+                   "principal": principal, "interest": interest, "loss": "0.00"},
+        )  # fmt: skip
+    outbox_flush(book="funding")
+
+    [position] = selectors.remote_commitments(investor=ines)
+    assert position.status == "confirmed"
+    assert (position.principal_returned, position.interest_received) == (
+        Decimal("10000.00"),
+        Decimal("900.00"),
+    )
+    assert position.outstanding == 0
+    # -10,000, then +5,600 after 180 days and +5,300 after 360: 12.54 % a year.
+    assert position.xirr == Decimal("0.1254")
+    client.force_login(ines)
+    page = client.get("/invest/network/commitments/").content.decode()
+    assert "900.00" in page and "confirmed" in page
