@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.applications import services as loan_services
 from apps.applications.consent import CONSENT_VERSION
 from apps.applications.models import Loan
+from apps.funding import services as funding_services
 from apps.identity.credential_services import credential_issue, presentation_build_custodial
 from apps.identity.models import Organization, Role, User
 from apps.identity.services import (
@@ -197,7 +198,8 @@ def _demo_projects() -> None:
 
 def _demo_loans() -> None:
     """Otieno's rice loan, applied for with his credentials, approved by the agent, signed,
-    disbursed and partly repaid; Wanjiru has none, so a visitor can apply as her."""
+    disbursed and partly repaid, the repayment shared by the project's funders; Wanjiru has
+    none, so a visitor can apply as her."""
     agent = User.objects.filter(email=DEMO_PEOPLE[2][0]).first()
     otieno = User.objects.filter(email=DEMO_PEOPLE[4][0]).first()
     rice = Project.objects.filter(name__startswith="Rice inputs").first()
@@ -226,6 +228,7 @@ def _demo_loans() -> None:
     loan_services.application_approve(actor=agent, loan=loan)
     loan_services.agreement_sign(borrower=otieno, loan=loan, password=DEMO_PASSWORD)
     loan_services.loan_disburse(actor=agent, loan=loan, rail="mobile_money", reference="DEMO-D1")
+    _demo_funding(agent, rice)
     loan_services.repayment_record(
         actor=agent,
         loan=loan,
@@ -233,4 +236,19 @@ def _demo_loans() -> None:
         reference="DEMO-R1",
         rail="mobile_money",
         paid_on=timezone.localdate(),
+    )
+
+
+def _demo_funding(agent: User, rice: Project) -> None:
+    """Ines funded the rice project (confirmed by the agent); Pablo committed to the dairy goat
+    project and his funds are still to confirm."""
+    ines = User.objects.get(email=DEMO_PEOPLE[5][0])
+    pablo = User.objects.get(email=DEMO_PEOPLE[6][0])
+    goats = Project.objects.get(name__startswith="Dairy goats")
+    funded = funding_services.commitment_create(
+        investor=ines, project=rice, amount="10000", request_id="demo-ines-rice"
+    )
+    funding_services.commitment_confirm(actor=agent, commitment=funded, reference="DEMO-F1")
+    funding_services.commitment_create(
+        investor=pablo, project=goats, amount="5000", request_id="demo-pablo-goats"
     )

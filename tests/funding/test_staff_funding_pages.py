@@ -154,7 +154,7 @@ def test_confirmed_funds_reaching_the_target_close_the_project_funded_on_its_pag
     assert (
         'data-figure="confirmed">500,000.00 KES</span> (<span data-figure="confirmed_percent">100'
         in page
-    )  # noqa: E501
+    )
     assert '<dd data-figure="investors">2</dd>' in page
     assert "confirm" not in {row["action"] for row in shown.context["rows"]}
     events = [(e.what, e.commitment) for e in shown.context["timeline"]]

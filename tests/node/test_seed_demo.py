@@ -27,6 +27,15 @@ def test_demo_data_is_created_once_and_logins_work(client, db, capsys):
     loan = Loan.objects.get()
     assert (loan.borrower.email, loan.status) == ("otieno@demo.growr.test", "active")
     assert loan.repayments.count() == 1
+    # Ines funded the rice project: the repayment is hers; Pablo's funds are still to confirm.
+    from apps.funding.models import Commitment, Distribution
+
+    assert set(Commitment.objects.values_list("investor__email", "status")) == {
+        ("ines@demo.growr.test", "confirmed"),
+        ("pablo@demo.growr.test", "pending"),
+    }
+    payment = loan.repayments.get()
+    assert Distribution.objects.get().principal == payment.principal
     for email, portal in [
         ("admin@kijani.demo.growr.test", "/staff/"),
         ("agent@kijani.demo.growr.test", "/staff/"),
