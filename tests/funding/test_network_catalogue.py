@@ -55,3 +55,19 @@ def test_borrowers_and_staff_cannot_open_it(client, wanjiru, amina):
         assert client.get("/invest/projects/").status_code == 403
     client.logout()
     assert client.get("/invest/projects/").status_code == 302
+
+
+def test_the_demo_nodes_own_projects_are_listed_by_name(client, db):
+    """Real project entries name a project by "name"; the page used to fail on a missing
+    "title" (a filter argument that does not resolve raises, unlike a variable)."""
+    from django.core.management import call_command
+
+    from apps.identity.models import User
+    from apps.ledger.services import outbox_flush
+
+    call_command("seed_demo")
+    outbox_flush(book="projects")
+    client.force_login(User.objects.get(email="ines@demo.growr.test"))
+    client.raise_request_exception = True
+    page = client.get("/invest/projects/").content.decode()
+    assert "Dairy goats for Nakuru smallholders" in page and "Rice inputs for the" in page
