@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -29,7 +30,7 @@ from apps.identity.ssi.didkey import verification_method
 from apps.identity.wallet_services import wallet_of_user
 from apps.projects import selectors as project_selectors
 from apps.projects.forms import SchedulePreviewForm
-from apps.projects.models import Project, ProjectStatus
+from apps.projects.models import Project, ProjectStatus, money_text
 from apps.projects.views_public import RuleView, needs
 
 from . import agreement_pdf, selectors, services
@@ -245,7 +246,11 @@ def apply(request: HttpRequest, project_pk) -> HttpResponse:
     chosen = {slug: data.get(credential_field(slug), "") for slug in asked} if posted else {}
     asked_types = _asked_types(borrower, wallet, asked, chosen)
     terms_form = SchedulePreviewForm(
-        data, initial={"amount": project.min_amount, "duration": project.min_duration}
+        data,
+        initial={
+            "amount": Decimal(money_text(project.min_amount, project.currency)),
+            "duration": project.min_duration,
+        },
     )
     applying = posted and request.POST.get("action") == "apply"
     # A preview keeps what was typed without judging it: only applying checks the whole form.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -20,7 +21,7 @@ from apps.identity.permissions import has_role, node_serves, portal_required
 
 from . import eligibility, selectors
 from .forms import OpenProjectsFilterForm, SchedulePreviewForm
-from .models import Project, ProjectStatus
+from .models import Project, ProjectStatus, money_text
 from .views_staff import STATUS_LABELS
 
 OPEN_PROJECTS_PAGE = 25
@@ -124,7 +125,10 @@ def _schedule(request: HttpRequest, project: Project) -> tuple[SchedulePreviewFo
     asked = "amount" in request.GET or "duration" in request.GET
     form = SchedulePreviewForm(
         request.GET if asked else None,
-        initial={"amount": project.min_amount, "duration": project.min_duration},
+        initial={
+            "amount": Decimal(money_text(project.min_amount, project.currency)),
+            "duration": project.min_duration,
+        },
     )
     preview = None
     if asked and form.is_valid():
