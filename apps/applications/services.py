@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -630,25 +631,57 @@ def _agreement_document(loan: Loan, borrower_did: str, organization_did: str) ->
     }
 
 
-def _agreement_create(loan: Loan, actor: User) -> Agreement:
-    organization_wallet = wallet_of_organization(organization=loan.organization)
-    borrower_did = wallet_of_user(user=loan.borrower).did
-    document = _agreement_document(loan, borrower_did, organization_wallet.did)
+@dataclass(frozen=True)
+class OrganizationSigned:
+    """A new agreement document, its hash, and the organization's signature of it."""
+
+    document: dict
+    hash: str
+    originator_did: str
+    originator_signature: str
+    counterparty_did: str
+
+
+def agreement_signed_by_organization(
+    *,
+    organization,
+    counterparty: User,
+    build: Callable[[str, str], dict],
+    document_format: str = agreements.FORMAT,
+) -> OrganizationSigned:
+    """The document BUILD makes from the counterparty's and the organization's DIDs, hashed and
+    signed with the organization's key: how loan and investment agreements begin."""
+    wallet = wallet_of_organization(organization=organization)
+    counterparty_did = wallet_of_user(user=counterparty).did
+    document = build(counterparty_did, wallet.did)
     document_hash = agreements.agreement_hash(document)
+    signature = agreements.sign_agreement(
+        key=custodial_key(wallet=wallet),
+        document_hash=document_hash,
+        role="originator",
+        document_format=document_format,
+    )
+    return OrganizationSigned(document, document_hash, wallet.did, signature, counterparty_did)
+
+
+def _agreement_create(loan: Loan, actor: User) -> Agreement:
+    signed = agreement_signed_by_organization(
+        organization=loan.organization,
+        counterparty=loan.borrower,
+        build=lambda borrower_did, organization_did: _agreement_document(
+            loan, borrower_did, organization_did
+        ),
+    )
     Agreement.objects.filter(loan=loan).delete()
     return Agreement.objects.create(
         loan=loan,
-        document=document,
-        hash=document_hash,
-        originator_did=organization_wallet.did,
-        originator_signature=agreements.sign_agreement(
-            key=custodial_key(wallet=organization_wallet),
-            document_hash=document_hash,
-            role="originator",
-        ),
+        document=signed.document,
+        hash=signed.hash,
+        originator_did=signed.originator_did,
+        originator_signature=signed.originator_signature,
         originator_signed_at=timezone.now(),
         originator_signed_by=actor,
-        borrower_did=borrower_did,
+        borrower_did=signed.counterparty_did,
     )
 
 

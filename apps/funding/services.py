@@ -30,11 +30,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.applications import agreement as agreements
+from apps.applications.services import agreement_signed_by_organization
 from apps.identity.credential_selectors import credit_record, node_domain
 from apps.identity.models import STAFF_ROLES, CredentialRecord, Custody, Role, User, WalletEvent
 from apps.identity.notifications import notify_user
 from apps.identity.notifiers import notify
-from apps.identity.wallet_services import custodial_key, wallet_of_organization, wallet_of_user
+from apps.identity.wallet_services import custodial_key, wallet_of_user
 from apps.ledger.models import Book
 from apps.ledger.replication import HttpSource, ReplicationError
 from apps.ledger.services import book_publish
@@ -741,26 +742,25 @@ def _investment_document(invitation: Invitation, investor_did: str, organization
 
 def _investment_agreement_create(invitation: Invitation, actor: User) -> InvestmentAgreement:
     """The investment agreement of INVITATION, signed for the organization with its key by
-    ACTOR's act (as applications' _agreement_create signs a loan agreement)."""
-    organization_wallet = wallet_of_organization(organization=invitation.project.organization)
-    investor_did = wallet_of_user(user=invitation.investor).did
-    document = _investment_document(invitation, investor_did, organization_wallet.did)
-    document_hash = agreements.agreement_hash(document)
+    ACTOR's act, as a loan agreement is."""
+    signed = agreement_signed_by_organization(
+        organization=invitation.project.organization,
+        counterparty=invitation.investor,
+        build=lambda investor_did, organization_did: _investment_document(
+            invitation, investor_did, organization_did
+        ),
+        document_format=agreements.INVESTMENT_FORMAT,
+    )
     InvestmentAgreement.objects.filter(invitation=invitation).delete()
     return InvestmentAgreement.objects.create(
         invitation=invitation,
-        document=document,
-        hash=document_hash,
-        originator_did=organization_wallet.did,
-        originator_signature=agreements.sign_agreement(
-            key=custodial_key(wallet=organization_wallet),
-            document_hash=document_hash,
-            role="originator",
-            document_format=agreements.INVESTMENT_FORMAT,
-        ),
+        document=signed.document,
+        hash=signed.hash,
+        originator_did=signed.originator_did,
+        originator_signature=signed.originator_signature,
         originator_signed_at=timezone.now(),
         originator_signed_by=actor,
-        investor_did=investor_did,
+        investor_did=signed.counterparty_did,
     )
 
 
