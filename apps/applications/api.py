@@ -81,6 +81,13 @@ def _payment_known(loan: Loan, reference: str) -> bool:
     return selectors.loan_repayments(loan=loan).filter(reference=reference).exists()
 
 
+# A payment recorded or reported: 201 when new, 200 when its reference was known.
+PAYMENT_SCHEMA = extend_schema(
+    request=shapes.PaymentInputSerializer,
+    responses={201: shapes.RepaymentSerializer, 200: shapes.RepaymentSerializer, **ERRORS},
+)
+
+
 def _payment_answer(request, loan: Loan, record) -> Response:
     """RECORD the payment in the request: 201 when new, 200 when its reference was known (the
     same payment again, applied once)."""
@@ -272,14 +279,7 @@ class LoanRepaymentReportApi(APIView):
     )
     permission_classes = [IsBorrower]
 
-    @extend_schema(
-        request=shapes.PaymentInputSerializer,
-        responses={
-            201: shapes.RepaymentSerializer,
-            200: shapes.RepaymentSerializer,
-            **ERRORS,
-        },
-    )
+    @PAYMENT_SCHEMA
     def post(self, request, pk: int):
         loan = _own_loan(request, pk)
         return _payment_answer(
@@ -428,14 +428,7 @@ class StaffLoanRepaymentsApi(APIView):
     )
     permission_classes = [IsOriginatorStaff]
 
-    @extend_schema(
-        request=shapes.PaymentInputSerializer,
-        responses={
-            201: shapes.RepaymentSerializer,
-            200: shapes.RepaymentSerializer,
-            **ERRORS,
-        },
-    )
+    @PAYMENT_SCHEMA
     def post(self, request, pk: int):
         loan = _organization_loan(request, pk)
         return _payment_answer(

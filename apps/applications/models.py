@@ -203,10 +203,13 @@ class ApprovalLimit(models.Model):
         return f"{self.organization}: second approval above {self.amount} {self.currency}"
 
 
-class Agreement(models.Model):
-    """The canonical loan agreement and both parties' signatures of its hash."""
+class SignedAgreement(models.Model):
+    """A canonical agreement document (agreement.py) between an organization and one
+    counterparty, and both parties' signatures of its hash. Subclasses name the counterparty's
+    role (COUNTERPARTY) and hold its <role>_did, _signature and _signed_at fields."""
 
-    loan = models.OneToOneField(Loan, on_delete=models.CASCADE, related_name="agreement")
+    COUNTERPARTY = ""
+
     document = models.JSONField()
     hash = models.CharField(max_length=64, unique=True)
     originator_did = models.CharField(max_length=120)
@@ -215,23 +218,38 @@ class Agreement(models.Model):
     originator_signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    borrower_did = models.CharField(max_length=120)
-    borrower_signature = models.TextField(blank=True)
-    borrower_signed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    def __str__(self) -> str:
-        return f"agreement {self.hash[:12]}… of loan {self.loan_id}"
+    class Meta:
+        abstract = True
+
+    @property
+    def counterparty_signature(self) -> str:
+        return getattr(self, f"{self.COUNTERPARTY}_signature")
 
     @property
     def fully_signed(self) -> bool:
-        return bool(self.borrower_signature)
+        return bool(self.counterparty_signature)
 
     def signed_file(self) -> dict:
         signatures = {"originator": self.originator_signature}
-        if self.borrower_signature:
-            signatures["borrower"] = self.borrower_signature
+        if self.counterparty_signature:
+            signatures[self.COUNTERPARTY] = self.counterparty_signature
         return {"document": self.document, "hash": self.hash, "signatures": signatures}
+
+
+class Agreement(SignedAgreement):
+    """The canonical loan agreement and both parties' signatures of its hash."""
+
+    COUNTERPARTY = "borrower"
+
+    loan = models.OneToOneField(Loan, on_delete=models.CASCADE, related_name="agreement")
+    borrower_did = models.CharField(max_length=120)
+    borrower_signature = models.TextField(blank=True)
+    borrower_signed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"agreement {self.hash[:12]}… of loan {self.loan_id}"
 
 
 class Disbursement(models.Model):

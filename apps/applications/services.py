@@ -641,6 +641,17 @@ class OrganizationSigned:
     originator_signature: str
     counterparty_did: str
 
+    def fields(self, *, signed_by: User) -> dict:
+        """The SignedAgreement fields this fills in, signed now by SIGNED_BY's act."""
+        return {
+            "document": self.document,
+            "hash": self.hash,
+            "originator_did": self.originator_did,
+            "originator_signature": self.originator_signature,
+            "originator_signed_at": timezone.now(),
+            "originator_signed_by": signed_by,
+        }
+
 
 def agreement_signed_by_organization(
     *,
@@ -674,14 +685,7 @@ def _agreement_create(loan: Loan, actor: User) -> Agreement:
     )
     Agreement.objects.filter(loan=loan).delete()
     return Agreement.objects.create(
-        loan=loan,
-        document=signed.document,
-        hash=signed.hash,
-        originator_did=signed.originator_did,
-        originator_signature=signed.originator_signature,
-        originator_signed_at=timezone.now(),
-        originator_signed_by=actor,
-        borrower_did=signed.counterparty_did,
+        loan=loan, borrower_did=signed.counterparty_did, **signed.fields(signed_by=actor)
     )
 
 

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.applications.models import SignedAgreement
 from apps.projects.models import Project, ProjectStatus, money_text
 
 
@@ -218,38 +219,21 @@ class InvitationEvent(models.Model):
         return f"{self.invitation_id}: {self.action}"
 
 
-class InvestmentAgreement(models.Model):
+class InvestmentAgreement(SignedAgreement):
     """The canonical investment agreement of an invitation and both parties' signatures of its
     hash (apps/applications/agreement.py, format growr/investment-agreement)."""
+
+    COUNTERPARTY = "investor"
 
     invitation = models.OneToOneField(
         Invitation, on_delete=models.CASCADE, related_name="agreement"
     )
-    document = models.JSONField()
-    hash = models.CharField(max_length=64, unique=True)
-    originator_did = models.CharField(max_length=120)
-    originator_signature = models.TextField()
-    originator_signed_at = models.DateTimeField()
-    originator_signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
     investor_did = models.CharField(max_length=120)
     investor_signature = models.TextField(blank=True)
     investor_signed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"investment agreement {self.hash[:12]}… of invitation {self.invitation_id}"
-
-    @property
-    def fully_signed(self) -> bool:
-        return bool(self.investor_signature)
-
-    def signed_file(self) -> dict:
-        signatures = {"originator": self.originator_signature}
-        if self.investor_signature:
-            signatures["investor"] = self.investor_signature
-        return {"document": self.document, "hash": self.hash, "signatures": signatures}
 
 
 class RemoteCommitment(models.Model):

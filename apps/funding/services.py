@@ -754,13 +754,8 @@ def _investment_agreement_create(invitation: Invitation, actor: User) -> Investm
     InvestmentAgreement.objects.filter(invitation=invitation).delete()
     return InvestmentAgreement.objects.create(
         invitation=invitation,
-        document=signed.document,
-        hash=signed.hash,
-        originator_did=signed.originator_did,
-        originator_signature=signed.originator_signature,
-        originator_signed_at=timezone.now(),
-        originator_signed_by=actor,
         investor_did=signed.counterparty_did,
+        **signed.fields(signed_by=actor),
     )
 
 
