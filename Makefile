@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench migrate demo install install-dev clean
+.PHONY: run test lint format bench migrate seed demo demo-scenario install install-dev clean
 
-run: install migrate demo  ## set up and run the node (web, worker, beat) on http://$(HOST):$(PORT)
+run: install migrate seed  ## set up and run the node (web, worker, beat) on http://$(HOST):$(PORT)
 	$(BIN)/python manage.py runnode --host $(HOST) --port $(PORT)
 
 test: install-dev  ## set up and run the whole test suite: lint, format check, pytest
@@ -29,8 +29,14 @@ bench: install-dev  ## run every benchmark in bench/ (never part of the tests)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-demo: install
+seed: install
 	$(BIN)/python manage.py seed_demo
+
+demo: install  ## a three-node network on loopback (originators A and B, investor node C); Ctrl-C stops it
+	$(BIN)/python manage.py demo_network
+
+demo-scenario: install  ## the scripted journey across a fresh three-node network; fails if a step does
+	$(BIN)/python manage.py demo_scenario
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -1,112 +1,57 @@
-"""Real nodes on loopback, each with its own SQLite database under a temporary folder, started
-with `manage.py runnode` and driven with `manage.py` commands: the harness of the multi-node
-tests."""
+"""Real nodes on loopback, each with its own database, started with `manage.py runnode` and
+driven with `manage.py` commands (apps/node/network.py): the harness of the multi-node tests.
+
+`network` gives single nodes on SQLite copied from one migrated template; `demo_nodes` the
+three-node demo network (A, B and investor node C with their demo data), on PostgreSQL and Redis
+when the test run uses them, as CI does."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from apps.node.network import (
+    DEMO_NODES,
+    HOST,
+    LocalNode,
+    NodeSpec,
+    demo_network,
+    free_port,
+    per_node_url,
+    start_network,
+    stop_network,
+)
 from tests.processes import ROOT, processes_with_marker
 
-HOST = "127.0.0.1"
+__all__ = ["HOST", "Node"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+class Node(LocalNode):
+    """A node on SQLite started from the migrated template, with read access to its database."""
 
-
-def _env(var_dir: Path, marker: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="growr_site.settings.local",
-        GROWR_VAR_DIR=str(var_dir),
-        GROWR_TEST_RUN=marker,
-    )
-    return env
-
-
-class Node:
     def __init__(self, name: str, template: Path, root: Path, marker: str, **settings) -> None:
-        self.name = name
-        self.var_dir = root / name
-        shutil.copytree(template, self.var_dir)
-        self.port = _free_port()
-        self.gossip_port = _free_port()
-        self.env = _env(self.var_dir, marker)
-        self.env.update(
-            GROWR_NODE_NAME=name,
-            GROWR_PUBLIC_URL=self.url,
-            GROWR_GOSSIP_BIND=f"{HOST}:{self.gossip_port}",
+        shutil.copytree(template, root / name)
+        role = settings.pop("GROWR_NODE_ROLE", "originator")
+        super().__init__(
+            NodeSpec(name, name, role, "kijani"),
+            root,
+            port=free_port(),
+            gossip_port=free_port(),
+            marker=marker,
             **settings,
         )
-        self.processes: list[subprocess.Popen] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def serve(self, services: str = "web") -> None:
-        """Run SERVICES of this node (runnode), waiting for its web port if it serves one."""
-        log = (self.var_dir / f"{services.replace(',', '-')}.log").open("w")
-        command = [sys.executable, "manage.py", "runnode", "--services", services]
-        self.processes.append(
-            subprocess.Popen(
-                [*command, "--port", str(self.port)],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        if "web" not in services.split(","):
-            return
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex((HOST, self.port)) == 0:
-                    return
-            time.sleep(0.2)
-        pytest.fail(f"{self.name}'s web process did not start")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def logs(self) -> str:
-        return "\n".join(f.read_text()[-3000:] for f in self.var_dir.glob("*.log"))
+    def serve(self, services: str = "web", *, wait: float = 60) -> None:
+        super().serve(services, wait=wait)
 
     def query(self, sql: str, params=()) -> list[tuple]:
         with sqlite3.connect(f"file:{self.var_dir / 'growr.sqlite3'}?mode=ro", uri=True) as db:
@@ -121,13 +66,20 @@ class Node:
         return length, stored, bytes(tree_hash)
 
 
+def _kill_marked(marker: str) -> None:
+    for pid in processes_with_marker(f"GROWR_TEST_RUN={marker}"):
+        os.kill(pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     var_dir = tmp_path_factory.mktemp("template")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="growr_site.settings.local", GROWR_VAR_DIR=str(var_dir))
     result = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
         cwd=ROOT,
-        env=_env(var_dir, "template"),
+        env=env,
         timeout=300,
     )
     assert result.returncode == 0
@@ -147,5 +99,55 @@ def network(template, tmp_path):
     yield add
     for node in nodes:
         node.stop()
-    for pid in processes_with_marker(f"GROWR_TEST_RUN={marker}"):
-        os.kill(pid, signal.SIGKILL)
+    _kill_marked(marker)
+
+
+def servers_of_this_run() -> tuple[str, str]:
+    """PostgreSQL (a database per node, named for this run) and Redis when the tests run on
+    them; empty strings for the embedded default."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        return "", ""
+    parts = urlsplit(database_url)
+    run = urlunsplit(parts._replace(path=f"/growr_net_{uuid.uuid4().hex[:8]}"))
+    return run, os.environ.get("REDIS_URL", "")
+
+
+def demo_servers_reset(database_url: str, redis_url: str) -> None:
+    """Drop the demo nodes' databases of this run and empty their Redis databases: no task or
+    message of a run reaches the next."""
+    for index in range(len(DEMO_NODES)):
+        if database_url:
+            import psycopg
+
+            parts = urlsplit(per_node_url(database_url, index, "db"))
+            with psycopg.connect(
+                urlunsplit(parts._replace(path="/postgres")), autocommit=True
+            ) as db:
+                db.execute(f'DROP DATABASE IF EXISTS "{parts.path.strip("/")}" WITH (FORCE)')
+        if redis_url:
+            import redis
+
+            redis.Redis.from_url(per_node_url(redis_url, index, "redis")).flushdb()
+
+
+@pytest.fixture
+def demo_nodes(tmp_path) -> list[LocalNode]:
+    """The three demo nodes running, A the seed: [a, b, c]."""
+    marker = uuid.uuid4().hex
+    database_url, redis_url = servers_of_this_run()
+    nodes = demo_network(
+        tmp_path,
+        ports=[(free_port(), free_port()) for _ in DEMO_NODES],
+        database_url=database_url,
+        redis_url=redis_url,
+        marker=marker,
+    )
+    demo_servers_reset(database_url, redis_url)
+    try:
+        start_network(nodes, say=lambda text: None)
+        yield nodes
+    finally:
+        stop_network(nodes)
+        _kill_marked(marker)
+        demo_servers_reset(database_url, redis_url)

@@ -37,14 +37,18 @@ from .models import Ban, NodeIdentity, Peer, Seed
 logger = logging.getLogger(__name__)
 
 # The books a node follows on every originator node it hears of, up to a limit: an investor
-# node the projects (what its investors browse), the funding (the state of their commitments)
-# and the payments (the repayments their distributions come from); an originator node the
+# node the projects (what its investors browse), the funding (the state of their commitments),
+# the payments (the repayments their distributions come from) and the loans (how the loans they
+# fund perform: status, arrears, the agreements' hashes); an originator node the
 # credential status lists (so it checks revocation of other originators' credentials offline).
 AUTO_FOLLOWED_KINDS = {
-    Role.INVESTOR: frozenset({"projects", "funding", "payments"}),
+    Role.INVESTOR: frozenset({"projects", "funding", "payments", "loans"}),
     Role.ORIGINATOR: frozenset({"credential_status"}),
 }
 AUTO_FOLLOW_LIMIT = 200
+# Which followed copies a node announces first when its record cannot hold them all: what
+# investor nodes browse first, the loan books (the longest, the least urgent) last.
+ANNOUNCED_COPIES_FIRST = ("projects", "funding", "payments", "loans")
 
 _SAVE_RECORD = (
     "INSERT INTO discovery_peer (node_id, public_key, seq, record, role, name, url, gossip_host, "
@@ -198,8 +202,8 @@ def _books_that_fit(key: NodeKey, network_id: bytes, fields: dict) -> tuple[Book
 
 
 def _served_books() -> list[BookAnnouncement]:
-    """Own books first, then followed copies of the books investor nodes follow (projects,
-    funding, payments), then the rest."""
+    """Own books first, then followed copies of the books investor nodes follow (in the order
+    of ANNOUNCED_COPIES_FIRST), then the rest."""
     logs = Log.objects.filter(
         Q(writer=True) | Q(length__gt=0, follow__keep_latest=None, follow__range_start=None)
     )
@@ -207,7 +211,9 @@ def _served_books() -> list[BookAnnouncement]:
         logs.values_list("writer", "book", "pk", "key", "length"),
         key=lambda row: (
             not row[0],
-            row[1] not in AUTO_FOLLOWED_KINDS[Role.INVESTOR],
+            ANNOUNCED_COPIES_FIRST.index(row[1])
+            if row[1] in ANNOUNCED_COPIES_FIRST
+            else len(ANNOUNCED_COPIES_FIRST),
             row[1],
             row[2],
         ),

@@ -602,11 +602,14 @@ def _remote_flows(commitment: RemoteCommitment, confirmed_at: object, shares: li
     return tuple(flows)
 
 
-def remote_commitments(*, investor: User, today: date | None = None) -> list[RemotePosition]:
-    """INVESTOR's commitments to other nodes' projects, with their state and their share of
-    every repayment and loss, from the replicated funding books; three queries."""
+def remote_commitments(
+    *, investor: User, only: RemoteCommitment | None = None, today: date | None = None
+) -> list[RemotePosition]:
+    """INVESTOR's commitments to other nodes' projects (or ONLY that one), with their state and
+    their share of every repayment and loss, from the replicated funding books; three queries."""
     today = today or timezone.localdate()
-    commitments = list(RemoteCommitment.objects.filter(investor=investor))
+    commitments = RemoteCommitment.objects.filter(investor=investor)
+    commitments = list(commitments.filter(pk=only.pk) if only is not None else commitments)
     entries = latest_entries(
         book=Book.FUNDING,
         keys=[f"commitment:{c.commitment_id}" for c in commitments],

@@ -54,6 +54,7 @@ def proof_json(proof: Proof) -> dict:
 def log_json(log: Log) -> dict:
     return {
         "book": log.book,
+        "own": log.writer,
         "key": bytes(log.key).hex(),
         "discovery_key": bytes(log.discovery_key).hex(),
         "public_key": bytes(log.public_key).hex(),

@@ -49,6 +49,7 @@ class SignedHeadSerializer(serializers.Serializer):
 
 class BookSerializer(serializers.Serializer):
     book = serializers.CharField()
+    own = serializers.BooleanField(help_text="written by this node; false for a followed copy")
     key = _hex("the log's 32-byte key: hash of its manifest")
     discovery_key = _hex("the topic peers find the log by")
     public_key = _hex("the writer's Ed25519 public key")

@@ -427,6 +427,24 @@ def verify_batch(keys: LogKeys, trusted: TreeBatch, answer: RemoteRange, *, fork
     return batch
 
 
+def verify_book(
+    source: HttpSource, key: bytes, *, batch_blocks: int = MAX_RANGE_VALUES
+) -> RemoteHead:
+    """Verify SOURCE's copy of book KEY from its first block, as a reader who trusts nothing but
+    the key: the writer's public key must hash to KEY, and every block, fetched a batch at a
+    time, must lead to a head the writer signed. The head verified up to, or ReplicationError."""
+    book = source.book(key)
+    keys = LogKeys.for_public_key(book.public_key, Mode.MANIFEST)
+    verify_head(keys, book.head)
+    fork = book.head.fork
+    trusted, head = TreeBatch([], 0, 0, fork), book.head
+    while trusted.length < head.length:
+        answer = source.range(key, trusted.length, min(trusted.length + batch_blocks, head.length))
+        batch = verify_batch(keys, trusted, answer, fork=fork)
+        trusted, head = TreeBatch(batch.roots, batch.length, batch.byte_length, fork), answer.head
+    return head
+
+
 def verify_blocks(
     keys: LogKeys, trusted: TreeBatch, answer: RemoteBlocks, *, fork: int
 ) -> tuple[list[Node], list[VerifiedBlock]]:

@@ -159,7 +159,7 @@ def test_borrowers_and_investors_cannot_open_it(client, wanjiru, ines, db):
 
 
 @override_settings(GROWR_NODE_ROLE="investor")
-def test_an_investor_node_follows_every_originators_projects_funding_and_payments(db):
+def test_an_investor_node_follows_every_originators_projects_funding_payments_and_loans(db):
     services.node_identity_start()
     books = ("projects", "loans", "funding", "payments", "credential_status")
     amani = _record(
@@ -173,6 +173,7 @@ def test_an_investor_node_follows_every_originators_projects_funding_and_payment
     follows = Follow.objects.select_related("log").order_by("log__book")
     assert [(f.log.book, bytes(f.log.key)) for f in follows] == [
         ("funding", bytes([2]) * 32),
+        ("loans", bytes([1]) * 32),
         ("payments", bytes([3]) * 32),
         ("projects", bytes([0]) * 32),
     ]
