@@ -13,6 +13,8 @@ from apps.projects.urls import public_patterns as project_public_patterns
 urlpatterns = [
     path("", identity_views.landing, name="landing"),
     path("home/", identity_views.home, name="home"),
+    path("notifications/", identity_views.notifications, name="notifications"),
+    path("notifications/read/", identity_views.notifications_read, name="notifications-read"),
     path("accounts/", include("apps.identity.urls")),
     path("staff/", include(staff_patterns)),
     path("staff/books/", include("apps.ledger.urls")),

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.identity.credential_selectors import holder_credentials, node_domain
@@ -195,12 +196,14 @@ def _money(value: object, currency: str, field: str) -> Decimal:
 
 
 def _notify_staff(loan: Loan, text: str) -> None:
+    link = reverse("loans:detail", args=[loan.pk])
     for user_id in loan.organization.members.filter(is_active=True).values_list("pk", flat=True):
-        notify_user(user_id=user_id, kind="application", text=text)
+        notify_user(user_id=user_id, kind="application", text=text, link=link)
 
 
 def _notify_borrower(loan: Loan, subject: str, text: str) -> None:
-    notify_user(user_id=loan.borrower_id, kind="application", text=subject)
+    link = reverse("borrower_loans:detail", args=[loan.pk])
+    notify_user(user_id=loan.borrower_id, kind="application", text=subject, link=link)
     notify(user=loan.borrower, subject=subject, text=text)
 
 

@@ -13,11 +13,10 @@ import contextlib
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.template.loader import render_to_string
 
 from apps.identity.permissions import PORTAL_ROLES, has_role, node_serves
 
-from . import selectors
+from .live import network_live_update
 
 CLOSE_FORBIDDEN = 4403
 POLL_SECONDS = 2.0
@@ -45,15 +44,8 @@ class NetworkConsumer(AsyncJsonWebsocketConsumer):
     async def _watch(self) -> None:
         sent = None
         while True:
-            update = await _render()
+            update = await database_sync_to_async(network_live_update)()
             if update != sent:
                 await self.send_json(update)
                 sent = update
             await asyncio.sleep(POLL_SECONDS)
-
-
-@database_sync_to_async
-def _render() -> dict[str, str]:
-    view = selectors.network_view()
-    html = render_to_string("discovery/_network_live.html", {"view": view})
-    return {"html": html, "summary": view.summary}

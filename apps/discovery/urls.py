@@ -7,6 +7,7 @@ BOOK_KEY = r"(?P<key>[0-9a-f]{64})"
 NODE_ID = r"(?P<node_id>[0-9a-f]{64})"
 urlpatterns = [
     path("", views.network, name="network"),
+    path("live/", views.network_live, name="network-live"),
     path("seeds/", views.seed_add, name="seed-add"),
     path("seeds/<int:pk>/remove/", views.seed_remove, name="seed-remove"),
     re_path(rf"^books/{BOOK_KEY}/follow/$", views.book_follow, name="book-follow"),

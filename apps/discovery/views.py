@@ -6,13 +6,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.identity.permissions import ORIGINATOR_ADMIN_ONLY, has_role, portal_required
 
 from . import selectors, services
+from .live import network_live_update
 
 
 class SeedForm(forms.Form):
@@ -33,6 +35,14 @@ class BanForm(forms.Form):
 @portal_required("staff")
 def network(request: HttpRequest) -> HttpResponse:
     return _page(request)
+
+
+@never_cache
+@require_GET
+@portal_required("staff")
+def network_live(request: HttpRequest) -> JsonResponse:
+    """The page's live part, for a page whose WebSocket is down."""
+    return JsonResponse(network_live_update())
 
 
 @require_POST

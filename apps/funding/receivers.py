@@ -29,3 +29,7 @@ def loan_written_off(sender, *, loan, payment_id, amount, on, **kwargs) -> None:
         amount=amount,
         on=on,
     )
+
+
+def book_entries_indexed(sender, *, log_id: int, rows, **kwargs) -> None:
+    services.remote_funding_indexed(log_id=log_id, rows=rows)

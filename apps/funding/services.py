@@ -18,6 +18,7 @@ import hmac
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.applications import agreement as agreements
@@ -38,6 +40,7 @@ from apps.identity.notifiers import notify
 from apps.identity.wallet_services import custodial_key, wallet_of_user
 from apps.ledger.models import Book
 from apps.ledger.replication import HttpSource, ReplicationError
+from apps.ledger.selectors import followed_entries
 from apps.ledger.services import book_publish
 from apps.projects.models import CloseReason, Project, ProjectStatus, money_text
 from apps.projects.schedule import minor_units
@@ -269,12 +272,28 @@ def commitment_confirm(*, actor: User, commitment: Commitment, reference: object
     _move(commitment, CommitmentStatus.CONFIRMED)
     project = commitment.project
     _progress_changed(project)
+    if commitment.investor_id is not None:  # one from another node hears of it from its book
+        notify_user(
+            user_id=commitment.investor_id,
+            kind="commitment",
+            text=confirmed_text(
+                project_name=project.name, amount=commitment.amount, currency=commitment.currency
+            ),
+            link=reverse("invest:commitment", args=[commitment.pk]),
+        )
     confirmed = project.commitments.filter(status=CommitmentStatus.CONFIRMED).aggregate(
         total=Sum("amount")
     )["total"]
     if confirmed >= project.target_amount and project.status != ProjectStatus.CLOSED:
         project_close_funded(project=project)
     return commitment
+
+
+def confirmed_text(*, project_name: str, amount: Decimal, currency: str) -> str:
+    return (
+        f"Your commitment of {_money(amount, currency)} to {project_name} is confirmed: "
+        "the originator received the funds."
+    )
 
 
 def commitments_close_unfunded(*, project: Project, reason: str) -> int:
@@ -370,7 +389,7 @@ def repayment_distribute(
     places = minor_units(currency)
     principals = distribution.split_pro_rata(principal, funders, places)
     interests = distribution.split_pro_rata(interest, funders, places)
-    return _distributions_save(
+    parts = _distributions_save(
         Distribution(
             commitment=commitment, kind=Distribution.Kind.REPAYMENT,
             loan_public_id=loan_public_id, payment_public_id=payment_public_id, on=on,
@@ -378,6 +397,41 @@ def repayment_distribute(
         )
         for commitment in funders
     )  # fmt: skip
+    _notify_shares(project_id, parts)
+    return parts
+
+
+def repayment_text(
+    *, project_name: str, principal: Decimal, interest: Decimal, currency: str
+) -> str:
+    return (
+        f"Repayment received on {project_name}: principal {money_text(principal, currency)}, "
+        f"interest {money_text(interest, currency)} {currency}"
+    )
+
+
+def _notify_shares(project_id, parts: list[Distribution]) -> None:
+    """Each local investor hears of their share of a repayment; an investor of another node
+    hears of it from the funding book their node follows (remote_funding_indexed)."""
+    local = [
+        part
+        for part in parts
+        if part.commitment.investor_id is not None and (part.principal or part.interest)
+    ]
+    if not local:
+        return
+    project_name = Project.objects.values_list("name", flat=True).get(pk=project_id)
+    for part in local:
+        commitment = part.commitment
+        notify_user(
+            user_id=commitment.investor_id,
+            kind="repayment",
+            text=repayment_text(
+                project_name=project_name, principal=Decimal(part.principal),
+                interest=Decimal(part.interest), currency=commitment.currency,
+            ),
+            link=reverse("invest:commitment", args=[commitment.pk]),
+        )  # fmt: skip
 
 
 def loss_distribute(
@@ -507,6 +561,88 @@ def remote_commitment_send(
     return remote_commitment
 
 
+FUNDING_EVENT, DISTRIBUTION = "growr/funding-event", "growr/distribution"
+
+
+def remote_funding_indexed(*, log_id: int, rows: Sequence[tuple[int, str, str, bool]]) -> int:
+    """On an investor's node, after blocks of a followed book were indexed (in the worker that
+    pulls it): this node's investors hear what the originator's funding book says of their
+    remote commitments, that the funds were confirmed and their share of every repayment. Once
+    each, however often a book is indexed again. Returns how many notifications were made."""
+    wanted = {}
+    for index, key, entry_type, deleted in rows:
+        parts = key.split(":")
+        if deleted or (entry_type, parts[0], len(parts)) not in {
+            (FUNDING_EVENT, "commitment", 2),
+            (DISTRIBUTION, "distribution", 3),
+        }:
+            continue
+        try:
+            wanted[index] = (entry_type, uuid.UUID(parts[1]), key)
+        except ValueError:
+            continue
+    if not wanted:
+        return 0
+    commitments = {
+        c.commitment_id: c
+        for c in RemoteCommitment.objects.filter(
+            commitment_id__in={cid for _, cid, _ in wanted.values()}
+        )
+    }
+    mine = [index for index, (_, cid, _) in wanted.items() if cid in commitments]
+    if not mine:
+        return 0
+    entries = followed_entries(log_id=log_id, book=Book.FUNDING, indexes=mine)
+    made = 0
+    for index in sorted(entries):
+        entry_type, cid, key = wanted[index]
+        value = entries[index].get("value")
+        if not isinstance(value, dict):
+            continue
+        notify = _remote_news(commitments[cid], entry_type, key, value)
+        if notify is not None and notify_user(**notify) is not None:
+            made += 1
+    return made
+
+
+def _remote_news(
+    commitment: RemoteCommitment, entry_type: str, key: str, value: dict
+) -> dict | None:
+    """The notification the funding book's entry KEY makes for COMMITMENT, or None."""
+    base = {"user_id": commitment.investor_id, "link": reverse("invest:network-commitments")}
+    if entry_type == FUNDING_EVENT and value.get("event") == "confirmed":
+        return base | {
+            "kind": "commitment",
+            "text": confirmed_text(
+                project_name=commitment.project_name,
+                amount=commitment.amount,
+                currency=commitment.currency,
+            ),
+            "dedupe_key": f"confirmed:{commitment.commitment_id}",
+        }
+    if entry_type != DISTRIBUTION or value.get("kind") != Distribution.Kind.REPAYMENT:
+        return None
+    principal, interest = _book_amount(value.get("principal")), _book_amount(value.get("interest"))
+    if principal is None or interest is None or not (principal or interest):
+        return None
+    return base | {
+        "kind": "repayment",
+        "text": repayment_text(
+            project_name=commitment.project_name, principal=principal, interest=interest,
+            currency=commitment.currency,
+        ),
+        "dedupe_key": key,
+    }  # fmt: skip
+
+
+def _book_amount(text: object) -> Decimal | None:
+    """An amount as another node's book writes it, or None: never an error that would stop
+    the indexing of a book over one odd entry."""
+    if not isinstance(text, str) or not remote.AMOUNT.fullmatch(text):
+        return None
+    return Decimal(text)
+
+
 # --- invitations to invite-only projects ------------------------------------------------------
 
 INVITATION_NEEDED = (
@@ -620,14 +756,16 @@ def _open_invitation(project: Project, investor: User) -> Invitation | None:
     )
 
 
-def _notify_organization(project: Project, text: str) -> None:
-    members = project.organization.members.filter(is_active=True).values_list("pk", flat=True)
-    for user_id in members:
-        notify_user(user_id=user_id, kind="invitation", text=text)
+def _notify_organization(invitation: Invitation, text: str) -> None:
+    link = reverse("funding_invitations:detail", args=[invitation.pk])
+    members = invitation.project.organization.members.filter(is_active=True)
+    for user_id in members.values_list("pk", flat=True):
+        notify_user(user_id=user_id, kind="invitation", text=text, link=link)
 
 
 def _notify_investor(invitation: Invitation, subject: str, text: str) -> None:
-    notify_user(user_id=invitation.investor_id, kind="invitation", text=subject)
+    link = reverse("invest:invitation", args=[invitation.pk])
+    notify_user(user_id=invitation.investor_id, kind="invitation", text=subject, link=link)
     notify(user=invitation.investor, subject=subject, text=text)
 
 
@@ -678,7 +816,8 @@ def invitation_request(
     )
     _invitation_move(invitation, _S.REQUESTED, actor=investor, side="investor", action="requested")
     _notify_organization(
-        project, f"{investor.full_name or investor.email} asks for an invitation to {project.name}."
+        invitation,
+        f"{investor.full_name or investor.email} asks for an invitation to {project.name}.",
     )
     return invitation
 
@@ -885,7 +1024,7 @@ def invitation_accept(
         changes={"hash": agreement.hash},
     )  # fmt: skip
     _notify_organization(
-        invitation.project,
+        invitation,
         f"{investor.full_name or investor.email} signed the investment agreement of "
         f"{invitation.project.name}.",
     )

@@ -1,4 +1,5 @@
-"""API for accounts: tokens, the signed-in person, and an originator's team."""
+"""API for accounts: tokens, the signed-in person, their notifications, and an originator's
+team."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 from . import selectors, services
 from .models import STAFF_ROLES, Role, StaffInvitation, User
 from .permissions import IsOriginatorAdmin, IsOriginatorStaff
+from .serializers import NotificationListSerializer
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -67,6 +69,37 @@ class MeApi(APIView):
     @extend_schema(responses=UserOutputSerializer)
     def get(self, request):
         return Response(UserOutputSerializer(request.user).data)
+
+
+class NotificationsApi(APIView):
+    """The caller's own notifications newer than the id `after`, oldest first, `limit` at a
+    time, with how many of all of theirs are unread: how a page whose WebSocket is down keeps
+    up, and how an app follows them."""
+
+    class NotificationsQuerySerializer(serializers.Serializer):
+        after = serializers.IntegerField(
+            min_value=0, max_value=2**63 - 1, default=0, help_text="The last id seen."
+        )
+        limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
+
+    @extend_schema(
+        operation_id="notifications_list",
+        parameters=[NotificationsQuerySerializer],
+        responses=NotificationListSerializer,
+    )
+    def get(self, request):
+        query = self.NotificationsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit = query.validated_data["limit"]
+        rows = selectors.notifications_after(
+            user_id=request.user.pk, after=query.validated_data["after"], limit=limit + 1
+        )
+        answer = {
+            "results": rows[:limit],
+            "more": len(rows) > limit,
+            "unread": selectors.unread_count(user_id=request.user.pk),
+        }
+        return Response(NotificationListSerializer(answer).data)
 
 
 class TeamApi(ListAPIView):

@@ -1,9 +1,12 @@
-"""Template context for the shared layout: the node's name and the portals the person may open."""
+"""Template context for the shared layout: the node's name, the portals the person may open,
+and their notification bell."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
+from . import selectors
 from .permissions import PORTAL_ROLES, has_role, node_serves
 
 
@@ -17,3 +20,12 @@ def portal(request) -> dict:
         },
         "node_portals": {name: node_serves(name) for name in PORTAL_ROLES},
     }
+
+
+def notification_bell(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    # Read when the layout shows it, after the view's own changes (a visit to the list marks
+    # notifications read before the header counts what is left).
+    return {"bell": SimpleLazyObject(lambda: selectors.notification_bell(user=user))}

@@ -381,3 +381,32 @@ class PresentationRecord(models.Model):
     def __str__(self) -> str:
         outcome = "verified" if self.verified else f"refused ({self.failed_check})"
         return f"presentation {self.challenge.nonce[:8]}… {outcome}"
+
+
+class Notification(models.Model):
+    """News for one person: kept here so that what happened while no page of theirs was open,
+    or in another process than the one serving their socket, still reaches them."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    text = models.CharField(max_length=500)
+    link = models.CharField(max_length=300, blank=True)  # a path on this node, or ""
+    # Set by senders that may hear the same news more than once (a replicated book indexed
+    # again): a second notification with the same key is not made.
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "id"], name="notification_by_user")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"],
+                condition=~Q(dedupe_key=""),
+                name="notification_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}: {self.text[:40]}"

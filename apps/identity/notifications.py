@@ -1,22 +1,56 @@
-"""Sending a live notification to everything a person has open (see consumers.py)."""
+"""Notifying a person: the notification is kept in the database, then sent live to everything
+they have open (see consumers.py). The row is the truth; the live message only makes it quick.
+A socket in another process, or one that was down, finds the row by itself."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import IntegrityError, transaction
+
+from .models import Notification
+from .serializers import NotificationSerializer
+
+TEXT_LENGTH = Notification._meta.get_field("text").max_length
 
 
 def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-def notify_user(*, user_id: int, kind: str, text: str) -> None:
-    """Send after the surrounding transaction commits, so no one hears of a rolled-back change."""
+def notify_user(
+    *, user_id: int, kind: str, text: str, link: str | None = None, dedupe_key: str = ""
+) -> Notification | None:
+    """Keep a notification for USER_ID in the caller's transaction and send it to their open
+    pages once that commits, so no one hears of a rolled-back change. With DEDUPE_KEY, news
+    already kept under the same key is not kept again (None is returned)."""
+    fields = {
+        "user_id": user_id,
+        "kind": kind,
+        "text": text[:TEXT_LENGTH],
+        "link": link or "",
+        "dedupe_key": dedupe_key,
+    }
+    if dedupe_key:
+        if Notification.objects.filter(user_id=user_id, dedupe_key=dedupe_key).exists():
+            return None
+        try:
+            with transaction.atomic():
+                notification = Notification.objects.create(**fields)
+        except IntegrityError:  # kept a moment ago by a concurrent caller
+            return None
+    else:
+        notification = Notification.objects.create(**fields)
+    message = {
+        "type": "notification.message",
+        "notification": dict(NotificationSerializer(notification).data),
+    }
+    # A lost live message is found by the sockets' own reads: it never undoes the change.
+    transaction.on_commit(partial(_send, user_group(user_id), message), robust=True)
+    return notification
 
-    def send() -> None:
-        async_to_sync(get_channel_layer().group_send)(
-            user_group(user_id), {"type": "notification.message", "kind": kind, "text": text}
-        )
 
-    transaction.on_commit(send)
+def _send(group: str, message: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, message)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from .models import Organization, StaffInvitation, User
+from .models import Notification, Organization, StaffInvitation, User
 
 
 def organization_members(*, organization: Organization) -> QuerySet[User]:
@@ -24,3 +26,41 @@ def organization_invitation(*, organization: Organization, pk: int) -> StaffInvi
 
 def organization_member(*, organization: Organization, pk: int) -> User | None:
     return organization.members.filter(pk=pk).first()
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+def notifications_of(*, user: User) -> QuerySet[Notification]:
+    """USER's notifications, newest first."""
+    return Notification.objects.filter(user=user).order_by("-id")
+
+
+def notifications_after(*, user_id: int, after: int, limit: int) -> list[Notification]:
+    """The first LIMIT of USER_ID's notifications newer than the id AFTER, oldest first."""
+    return list(Notification.objects.filter(user_id=user_id, id__gt=after).order_by("id")[:limit])
+
+
+def latest_notification_id(*, user_id: int) -> int:
+    """The id of USER_ID's newest notification, 0 when they have none."""
+    return (
+        Notification.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True)
+    ).first() or 0
+
+
+def unread_count(*, user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read_at=None).count()
+
+
+@dataclass(frozen=True)
+class Bell:
+    unread: int
+    latest: int  # the newest notification's id, 0 when there is none
+
+
+def notification_bell(*, user: User) -> Bell:
+    """What the header's bell shows, in one query."""
+    figures = Notification.objects.filter(user=user).aggregate(
+        unread=Count("id", filter=Q(read_at=None)), latest=Max("id")
+    )
+    return Bell(unread=figures["unread"], latest=figures["latest"] or 0)

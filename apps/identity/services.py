@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -14,7 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .models import SELF_REGISTRATION_ROLES, STAFF_ROLES, Organization, Role, StaffInvitation, User
+from .models import (
+    SELF_REGISTRATION_ROLES,
+    STAFF_ROLES,
+    Notification,
+    Organization,
+    Role,
+    StaffInvitation,
+    User,
+)
 from .notifications import notify_user
 from .wallet_services import wallet_of_organization, wallet_of_user
 
@@ -196,6 +205,7 @@ def staff_invitation_accept(*, token: str, full_name: str, password: str) -> Use
         user_id=invitation.invited_by_id,
         kind="team",
         text=f"{user.full_name} accepted your invitation to {invitation.organization.name}.",
+        link=reverse("staff:team"),
     )
     return user
 
@@ -229,3 +239,11 @@ def user_profile_update(*, user: User, full_name: str) -> User:
     user.full_name = full_name
     user.save(update_fields=["full_name"])
     return user
+
+
+def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+    """Mark USER's unread notifications read: those of IDS, or all of them; return how many."""
+    unread = Notification.objects.filter(user=user, read_at=None)
+    if ids is not None:
+        unread = unread.filter(id__in=list(ids))
+    return unread.update(read_at=timezone.now())

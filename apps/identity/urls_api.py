@@ -5,6 +5,7 @@ from . import api, api_credentials
 urlpatterns = [
     path("auth/token/", api.TokenApi.as_view(), name="api-token"),
     path("me/", api.MeApi.as_view(), name="api-me"),
+    path("notifications/", api.NotificationsApi.as_view(), name="api-notifications"),
     path("staff/team/", api.TeamApi.as_view(), name="api-staff-team"),
     path(
         "staff/invitations/",

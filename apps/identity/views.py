@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -23,6 +24,7 @@ from .permissions import (
 )
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+NOTIFICATIONS_PAGE = 25
 
 
 def _add_service_errors(form, error: ValidationError) -> None:
@@ -106,6 +108,26 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
     return render(request, "identity/profile.html", {"form": form})
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.notifications_of(user=request.user), NOTIFICATIONS_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # Seen now: the list still marks them new, the header counts what is left unread.
+    unread = [notification.pk for notification in page if notification.read_at is None]
+    if unread:
+        services.notifications_mark_read(user=request.user, ids=unread)
+    return render(request, "identity/notifications.html", {"page": page})
+
+
+@require_POST
+@login_required
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    services.notifications_mark_read(user=request.user)
+    messages.success(request, "All your notifications are marked read.")
+    return redirect("notifications")
 
 
 @portal_required("staff")

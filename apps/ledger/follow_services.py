@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Least
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.identity.models import Role, User
@@ -436,10 +437,11 @@ def _source_failed(follow: Follow, source: FollowSource, error: ReplicationError
 
 
 def _alert_admins(text: str) -> None:
+    link = reverse("ledger:following")
     for user_id in User.objects.filter(role=Role.ORIGINATOR_ADMIN, is_active=True).values_list(
         "pk", flat=True
     ):
-        notify_user(user_id=user_id, kind="following", text=text)
+        notify_user(user_id=user_id, kind="following", text=text, link=link)
 
 
 def _source_answered(source: FollowSource) -> None:

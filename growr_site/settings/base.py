@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.identity.context_processors.portal",
+                "apps.identity.context_processors.notification_bell",
             ],
         },
     },

@@ -238,6 +238,26 @@ async def test_an_investor_cannot_open_the_live_feed():
     assert not connected and code == consumers.CLOSE_FORBIDDEN
 
 
+def test_a_page_whose_socket_dropped_reads_the_same_live_part_over_http(client, juma, amani):
+    """network.js asks this endpoint every 15 s while /ws/network/ is down."""
+    client.force_login(juma)
+    page = client.get("/staff/network/").content.decode()
+    assert 'data-socket="/ws/network/" data-poll="/staff/network/live/"' in page
+
+    _heard(states=[PeerState(amani.node_id, Status.SUSPECT, 1)])
+    answer = client.get("/staff/network/live/")
+
+    assert answer.status_code == 200 and "no-cache" in answer["Cache-Control"]
+    assert "badge-suspect" in answer.json()["html"]
+    assert answer.json()["summary"] == "1 other node known: 1 suspect."
+
+
+def test_only_staff_read_the_live_part(client, ines):
+    client.force_login(ines)
+
+    assert client.get("/staff/network/live/").status_code == 403
+
+
 def test_amina_bans_a_node_with_a_reason_and_lifts_the_ban(client, amina, amani):
     client.force_login(amina)
     node_id = amani.node_id.hex()

@@ -2,7 +2,8 @@
 investor node, which follows Kijani's projects and funding books. From her node she commits to
 the rice project, signed with her own key; Kijani's staff confirm the funds they received and
 record a repayment of Otieno's loan under that project; her node learns both from the
-replicated funding book, and both nodes show the same position and share to the cent."""
+replicated funding book, and both nodes show the same position and share to the cent. Her node
+tells her of both, once each, however often it pulls the book."""
 
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ print(json.dumps({"status": position.status, "amount": str(position.commitment.a
                   "interest": str(position.interest_received)}))
 """
 
+NEWS = """
+import json
+from apps.identity.models import Notification
+print(json.dumps([[n.kind, n.text, n.link] for n in Notification.objects.order_by("id")]))
+"""
+
 
 def last_json(result) -> dict:
     assert result.returncode == 0, result.stderr[-3000:]
@@ -129,3 +136,11 @@ def test_ines_funds_kijanis_project_from_her_own_node(network):
         assert Decimal(position[part]) == Decimal(paid[part])
     share = Decimal(paid["principal"]) + Decimal(paid["interest"])
     assert abs(share - Decimal(paid["paid"]) * 25 / 35) < Decimal("0.02")
+    rice = position["project"]
+    cents = {part: f"{Decimal(paid[part]):.2f}" for part in ("principal", "interest")}
+    assert last_json(own.manage("shell", "-c", NEWS)) == [
+        ["commitment", f"Your commitment of 25000.00 KES to {rice} is confirmed: the "
+                       "originator received the funds.", "/invest/network/commitments/"],
+        ["repayment", f"Repayment received on {rice}: principal {cents['principal']}, "
+                      f"interest {cents['interest']} KES", "/invest/network/commitments/"],
+    ]  # fmt: skip
