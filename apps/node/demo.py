@@ -226,21 +226,23 @@ def _demo_person(profile: DemoProfile, email: str, full_name: str, role: str) ->
     created = not User.objects.filter(email=email).exists()
     if created and role == Role.NODE_OPERATOR:
         User.objects.create_superuser(email, DEMO_PASSWORD, full_name=full_name)
-    elif created and role == Role.ORIGINATOR_ADMIN:
-        organization_create(
-            name=profile.organization,
-            admin_email=email,
-            admin_full_name=full_name,
-            admin_password=DEMO_PASSWORD,
-        )
-    elif created and role == Role.ORIGINATOR_AGENT:
-        staff_member_create(
-            organization=Organization.objects.get(name=profile.organization),
-            email=email,
-            full_name=full_name,
-            password=DEMO_PASSWORD,
-            role=role,
-        )
+    elif created and role in (Role.ORIGINATOR_ADMIN, Role.ORIGINATOR_AGENT):
+        organization = Organization.objects.filter(name=profile.organization).first()
+        if organization is None:  # the first of its staff founds it, as its admin
+            organization_create(
+                name=profile.organization,
+                admin_email=email,
+                admin_full_name=full_name,
+                admin_password=DEMO_PASSWORD,
+            )
+        else:
+            staff_member_create(
+                organization=organization,
+                email=email,
+                full_name=full_name,
+                password=DEMO_PASSWORD,
+                role=role,
+            )
     elif created:
         user_self_register(email=email, full_name=full_name, password=DEMO_PASSWORD, role=role)
     return DemoLogin(email=email, role=Role(role).label, portal=PORTALS[role], created=created)

@@ -55,3 +55,24 @@ def test_demo_data_is_refused_where_settings_forbid_it(db, settings):
     with pytest.raises(CommandError, match="do not allow"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+def test_the_other_demo_nodes_profiles_make_a_second_originator_and_an_investors_node(db, capsys):
+    call_command("seed_demo", "--profile", "sahel")
+    call_command("seed_demo", "--profile", "sahel")  # again: nothing new
+    from apps.projects.models import Project
+
+    sahel = Organization.objects.get()
+    assert sahel.name == "Sahel Growers Credit"
+    [solar] = Project.objects.all()
+    assert (solar.currency, solar.status, solar.organization) == ("XOF", "published", sahel)
+    aissatou = User.objects.get(email="aissatou@sahel.demo.growr.test")
+    assert set(aissatou.credentials.values_list("credential_type", flat=True)) == {
+        "age",
+        "cooperative_membership",
+    }
+
+    call_command("seed_demo", "--profile", "investor")
+    kofi = User.objects.get(email="kofi@own.demo.growr.test")
+    assert kofi.role == Role.INVESTOR and kofi.organization is None
+    assert "kofi@own.demo.growr.test" in capsys.readouterr().out
