@@ -229,8 +229,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # SECURITY that holds everywhere; production.py adds what needs TLS.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# A session ends after this long even if its person stays active: money moves here, and a
-# borrower may sign in on a shared phone. Two weeks (Django's default) is too long for that.
+# A session ends this long after it was last saved (at sign-in, or when the node stores
+# something in it): money moves here, and a borrower may sign in on a shared phone. Two weeks
+# (Django's default) is too long for that.
 SESSION_COOKIE_AGE = int(
     timedelta(hours=env.int("GROWR_SESSION_HOURS", default=12)).total_seconds()
 )
