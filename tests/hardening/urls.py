@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.hardening.world import World, own_book_key, password_reset_path
+from tests.hardening.world import AMANI_PROJECT, World, own_book_key, password_reset_path
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,6 @@ def all_routes() -> list[Route]:
 
 def _loan(w: World) -> int:
     return w.active_loan.pk
-
-
-def _uuid(value) -> str:
-    return str(value)
 
 
 # Route name -> the path to ask for it, filled with objects of the world. Kijani's objects
@@ -181,9 +177,7 @@ PATHS: dict[str, Callable[[World], str]] = {
     "invest:statement-csv": lambda w: "/invest/statements/statement.csv",
     "invest:statement-pdf": lambda w: "/invest/statements/statement.pdf",
     "invest:projects": lambda w: "/invest/projects/",
-    "invest:network-fund": (
-        lambda w: f"/invest/network/{w.amani_book_key.hex()}/{_amani_project()}/"
-    ),
+    "invest:network-fund": (lambda w: f"/invest/network/{w.amani_book_key.hex()}/{AMANI_PROJECT}/"),
     "invest:network-commitments": lambda w: "/invest/network/commitments/",
     "invest:invitations": lambda w: "/invest/invitations/",
     "invest:invitation-request": lambda w: f"/invest/invitations/ask/{w.invite_only.pk}/",
@@ -287,12 +281,6 @@ PATHS: dict[str, Callable[[World], str]] = {
     "api-docs": lambda w: "/api/docs/",
     "health": lambda w: "/health/",
 }
-
-
-def _amani_project() -> str:
-    from tests.hardening.world import AMANI_PROJECT
-
-    return AMANI_PROJECT
 
 
 def admin_path(route: Route, world: World) -> str:
