@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.funding.urls import public_patterns as funding_public_patterns
 from apps.identity import views as identity_views
@@ -37,9 +37,11 @@ urlpatterns = [
     path("api/", include("apps.projects.urls_api")),
     path("api/", include("apps.applications.urls_api")),
     path("api/", include("apps.funding.urls_remote")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/schema/", node_views.SchemaView.as_view(), name="api-schema"),
+    # The split view serves Swagger UI's start-up script as a file, not inline: the CSP allows
+    # scripts from this node only (apps/node/middleware.py). No Redoc page: it fetches its
+    # logo and fonts from CDNs at run time and writes inline styles.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", node_views.health, name="health"),
 ]
 

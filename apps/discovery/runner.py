@@ -10,7 +10,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from . import selectors, services
 from .gossip.agent import AgentSettings, GossipAgent, PeerView
@@ -40,6 +40,11 @@ class DatabaseStore:
     def banned(self) -> frozenset[bytes]:
         close_old_connections()
         return selectors.banned_node_ids()
+
+    def close(self) -> None:
+        """Release the store thread's database connection: the thread ends with the agent,
+        and an open connection would outlive it (and keep a test database from being dropped)."""
+        connection.close()
 
 
 def agent_build() -> tuple[GossipAgent, Address]:

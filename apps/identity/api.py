@@ -15,13 +15,15 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .api_errors import ApiErrorSerializer
 from .models import STAFF_ROLES, Role, StaffInvitation, User
 from .permissions import IsOriginatorAdmin, IsOriginatorStaff
 from .serializers import NotificationListSerializer
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Staff belong to an organization; borrowers, investors and operators have none (null).
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -43,7 +45,11 @@ class TokenApi(APIView):
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
 
-    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutputSerializer}, auth=[])
+    @extend_schema(
+        request=TokenInputSerializer,
+        responses={200: TokenOutputSerializer, 401: ApiErrorSerializer},
+        auth=[],
+    )
     def post(self, request):
         data = self.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -34,13 +35,29 @@ def exception_handler(exc, context) -> Response | None:
     return response
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": True},
+        ]
+    }
+)
+class FieldErrorsField(serializers.JSONField):
+    """A bad field's messages; for a nested object or a list, its own bad fields (or item
+    indexes) with theirs, as Django REST framework reports them."""
+
+
 class ApiErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text='"invalid" for bad fields, else the error code')
     message = serializers.CharField()
     fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=FieldErrorsField(),
         required=False,
-        help_text="for invalid requests: the messages of each bad field",
+        help_text=(
+            "for invalid requests: the messages of each bad field (for a nested object or a "
+            "list, keyed by its fields or item indexes)"
+        ),
     )
 
 

@@ -268,6 +268,12 @@ async def book_head_wait(request, key: str) -> JsonResponse:
     """GET /api/books/<key>/head/?after=N&wait=S: the book's signed head as soon as it is longer
     than N, or after S seconds (at most 25) whatever it is: a follower's long poll, so it hears
     of an append within a second without asking every few seconds."""
+    if request.method not in ("GET", "HEAD"):
+        # A plain Django view answers every method unless told; the rest of the read API is
+        # DRF's, which answers other methods with this same JSON 405.
+        refused = _error(405, f'Method "{request.method}" not allowed.')
+        refused["Allow"] = "GET, HEAD"
+        return refused
     try:
         after = int(request.GET.get("after", "0"))
         wait = float(request.GET.get("wait", "20"))
@@ -297,5 +303,5 @@ async def _head_when_longer(key: str, after: int, deadline: float) -> JsonRespon
 
 
 def _error(status: int, message: str) -> JsonResponse:
-    code = "invalid" if status == 400 else "not_found"
+    code = {400: "invalid", 404: "not_found", 405: "method_not_allowed"}[status]
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)

@@ -70,12 +70,28 @@ def browser(chromium_executable):
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
+def csp_violations(page) -> list[str]:
+    """Collect what the Content-Security-Policy blocks on PAGE: Chromium says so on the
+    console ("Refused to load/execute/apply …"), and nowhere else the test would see."""
+    refused: list[str] = []
+
+    def heard(message) -> None:
+        if "Refused to" in message.text or "Content Security Policy" in message.text:
+            refused.append(f"{page.url}: {message.text}")
+
+    page.on("console", heard)
+    return refused
+
+
 @pytest.fixture
 def page(browser):
+    """A fresh browser tab; a test whose pages trip the CSP fails, whatever else it checks."""
     context = browser.new_context()
     page = context.new_page()
+    refused = csp_violations(page)
     yield page
     context.close()
+    assert refused == [], "the Content-Security-Policy blocked:\n" + "\n".join(refused)
 
 
 def _database_url() -> str:

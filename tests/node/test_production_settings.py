@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
@@ -75,3 +76,57 @@ def test_secrets_can_come_from_files(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_production_cookies_are_secure_out_of_scripts_reach_and_end_within_a_day():
+    """What a browser is told to do with the session and CSRF cookies behind TLS: send them
+    over HTTPS only, never show them to scripts, keep them from cross-site posts, and forget
+    the session within a working day."""
+    names = [
+        "SESSION_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SESSION_COOKIE_SAMESITE",
+        "SESSION_COOKIE_NAME",
+        "SESSION_COOKIE_AGE",
+        "CSRF_COOKIE_SECURE",
+        "CSRF_COOKIE_HTTPONLY",
+        "CSRF_COOKIE_SAMESITE",
+        "CSRF_COOKIE_NAME",
+    ]
+    script = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))"
+    )
+
+    result = _manage("shell", "-c", script, env=_production_env())
+
+    assert result.returncode == 0, result.stderr
+    cookies = json.loads(result.stdout.strip().splitlines()[-1])
+    assert cookies == {
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "__Secure-sessionid",
+        "SESSION_COOKIE_AGE": 12 * 60 * 60,
+        "CSRF_COOKIE_SECURE": True,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_NAME": "__Secure-csrftoken",
+    }
+
+
+def test_production_answers_carry_the_content_security_policy():
+    # An answer that needs neither the database nor collected static files.
+    script = (
+        "from django.test import Client; "
+        "r = Client().get('/api/credential-types/', secure=True, HTTP_HOST='node.example.org'); "
+        "print(r.status_code, r['Content-Security-Policy'])"
+    )
+
+    result = _manage("shell", "-c", script, env=_production_env())
+
+    assert result.returncode == 0, result.stderr
+    status, policy = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert status == "200"
+    assert "script-src 'self';" in policy
+    assert "connect-src 'self' ws://node.example.org wss://node.example.org;" in policy

@@ -87,6 +87,8 @@ class AgentStore(Protocol):
     def banned(self) -> frozenset[bytes]:
         """The node ids an operator banned."""
 
+    # Optional: `close()`, called in the store's thread when the agent stops.
+
 
 @dataclass
 class AgentSettings:
@@ -152,8 +154,14 @@ class GossipAgent:
             await asyncio.gather(*loops, return_exceptions=True)
             await self._say_goodbye()
             await self.transport.close()
-            await self._flush()
-            self._store_thread.shutdown(wait=True)
+            try:
+                await self._flush()
+            finally:
+                # The store may hold resources of its thread (a database connection).
+                close = getattr(self.store, "close", None)
+                if close is not None:
+                    await self._in_store_thread(close)
+                self._store_thread.shutdown(wait=True)
 
     # Time.
 
