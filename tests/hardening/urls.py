@@ -63,6 +63,8 @@ PATHS: dict[str, Callable[[World], str]] = {
     "register-investor": lambda w: "/accounts/register/investor/",
     "invitation-accept": lambda w: f"/accounts/invitations/{w.staff_invitation_token}/",
     "profile": lambda w: "/accounts/profile/",
+    "notifications": lambda w: "/notifications/",
+    "notifications-read": lambda w: "/notifications/read/",
     # Staff portal
     "staff:home": lambda w: "/staff/",
     "staff:team": lambda w: "/staff/team/",
@@ -80,6 +82,7 @@ PATHS: dict[str, Callable[[World], str]] = {
     "ledger:follow-change": lambda w: f"/staff/books/following/{w.follow.pk}/pause/",
     "ledger:verify": lambda w: "/staff/books/loans/verify/",
     "discovery:network": lambda w: "/staff/network/",
+    "discovery:network-live": lambda w: "/staff/network/live/",
     "discovery:seed-add": lambda w: "/staff/network/seeds/",
     "discovery:seed-remove": lambda w: f"/staff/network/seeds/{w.seed.pk}/remove/",
     "discovery:book-follow": lambda w: f"/staff/network/books/{w.amani_book_key.hex()}/follow/",
@@ -194,6 +197,7 @@ PATHS: dict[str, Callable[[World], str]] = {
     # API
     "api-token": lambda w: "/api/auth/token/",
     "api-me": lambda w: "/api/me/",
+    "api-notifications": lambda w: "/api/notifications/",
     "api-staff-team": lambda w: "/api/staff/team/",
     "api-staff-invitations": lambda w: "/api/staff/invitations/",
     "api-wallet": lambda w: "/api/wallet/",
@@ -228,6 +232,8 @@ PATHS: dict[str, Callable[[World], str]] = {
     "api-commitment": lambda w: f"/api/commitments/{w.commitment.public_id}/",
     "api-commitment-cancel": lambda w: f"/api/commitments/{w.commitment.public_id}/cancel/",
     "api-portfolio": lambda w: "/api/portfolio/",
+    "api-network-projects": lambda w: "/api/network/projects/",
+    "api-network-commitments": lambda w: "/api/network/commitments/",
     "api-statements": lambda w: "/api/statements/?currency=KES&start=2026-01-01&end=2026-12-31",
     "api-project-funding": lambda w: f"/api/projects/{w.goats.pk}/funding/",
     "api-staff-project-commitments": lambda w: f"/api/staff/projects/{w.goats.pk}/commitments/",
