@@ -47,7 +47,11 @@ class LoanQueueFilterForm(forms.Form):
     """The queue's filters: which queue, which project, and a borrower or a loan reference."""
 
     state = forms.ChoiceField(label="Queue", required=False, choices=list(QUEUE_FILTERS.items()))
-    project = forms.ChoiceField(label="Project", required=False)
+    project = forms.ChoiceField(
+        label="Project",
+        required=False,
+        help_text="The newest projects; a project's own page links to all of its loans.",
+    )
     q = forms.CharField(
         label="Borrower or reference",
         required=False,

@@ -38,6 +38,9 @@ class LoanStatus(models.TextChoices):
 
 
 OPEN_STATUSES = (LoanStatus.SUBMITTED, LoanStatus.APPROVED, LoanStatus.ACTIVE, LoanStatus.OVERPAID)
+# The applications and loans waiting for staff, that the queues count (selectors.queue_counts);
+# a partial index holds only these, a few percent of an organization's loans.
+WAITING = Q(status__in=["submitted", "approved"]) | Q(status="active", days_past_due__gt=0)
 
 
 class Awaiting(models.TextChoices):
@@ -115,6 +118,18 @@ class Loan(models.Model):
         ordering = ["-submitted_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "status", "-submitted_at"], name="loan_queue"),
+            # The queue unfiltered, newest first, and its pages.
+            models.Index(
+                fields=["organization", "-submitted_at", "-id"], name="loan_by_organization"
+            ),
+            models.Index(
+                fields=["organization", "status"],
+                condition=WAITING,
+                include=["first_approved_by", "days_past_due", "agreement_hash"],
+                name="loan_waiting",
+            ),
+            # The last change of an organization's loans: what its cached figures depend on.
+            models.Index(fields=["organization", "updated_at"], name="loan_changed"),
             models.Index(fields=["borrower", "-submitted_at"], name="loan_by_borrower"),
             models.Index(fields=["status", "arrears_bucket"], name="loan_arrears"),
         ]

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
 
 from apps.funding import selectors as funding_selectors
@@ -149,16 +150,24 @@ def loan_queue(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
     filter_form = LoanQueueFilterForm(
         request.GET or None,
-        projects=project_selectors.organization_projects(organization=organization),
+        projects=project_selectors.organization_projects_to_filter(
+            organization=organization, selected=request.GET.get("project", "")
+        ),
     )
     filters = filter_form.filters()
     loans = selectors.organization_loans(organization=organization, **filters)
+    number = request.GET.get("page")
+    # The template caches the queues and the page of loans until a loan changes: what they
+    # need is read only when it renders them.
     context = {
         "organization": organization,
         "filter_form": filter_form,
         "filtered": any(filters.values()),
-        "queues": _queues(organization, filters["state"]),
-        "page": Paginator(loans, LOANS_PAGE).get_page(request.GET.get("page")),
+        "filters": filters,
+        "page_number": number,
+        "loans_changed": selectors.loans_changed(organization=organization),
+        "queues": SimpleLazyObject(lambda: _queues(organization, filters["state"])),
+        "page": SimpleLazyObject(lambda: Paginator(loans, LOANS_PAGE).get_page(number)),
     }
     return render(request, "applications/staff/queue.html", context)
 
@@ -692,8 +701,12 @@ def _flows_chart(figures) -> charts.Chart:
 @portal_required("staff")
 def staff_home(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
-    figures = selectors.portfolio(organization=organization)
+    # The portfolio sums up every loan (tens of milliseconds for tens of thousands): the template
+    # caches it and the queues until a loan changes, and reads them only when it renders them.
+    figures = SimpleLazyObject(lambda: selectors.portfolio(organization=organization))
     context = {
+        "loans_changed": selectors.loans_changed(organization=organization),
+        "today": timezone.localdate(),
         "organization": organization,
         "members": identity_selectors.organization_members(organization=organization),
         "open_invitations": identity_selectors.organization_open_invitations(
@@ -703,10 +716,10 @@ def staff_home(request: HttpRequest) -> HttpResponse:
             organization=organization
         ),
         "project_counts": project_selectors.organization_project_counts(organization=organization),
-        "queues": _queues(organization),
+        "queues": SimpleLazyObject(lambda: _queues(organization)),
         "portfolio": figures,
-        "arrears_chart": _arrears_chart(figures),
-        "flows_chart": _flows_chart(figures),
+        "arrears_chart": SimpleLazyObject(lambda: _arrears_chart(figures)),
+        "flows_chart": SimpleLazyObject(lambda: _flows_chart(figures)),
         "funding": funding_selectors.funding_counts(organization=organization),
     }
     return render(request, "applications/staff/home.html", context)

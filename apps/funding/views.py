@@ -17,10 +17,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.identity.permissions import portal_required
+from apps.ledger import selectors as ledger_selectors
 from apps.projects import selectors as project_selectors
 from apps.projects.models import Project, money_text
 from apps.projects.templatetags.project_tags import money
@@ -307,7 +309,16 @@ def network_catalogue(request: HttpRequest) -> HttpResponse:
         page = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
         page = 1
+    # The template caches the list until a projects book grows, and reads it only to render it.
+    context = {
+        "page": page,
+        "books_version": ledger_selectors.projects_books_version(),
+        "catalogue": SimpleLazyObject(lambda: _catalogue(page)),
+    }
+    return render(request, "funding/catalogue.html", context)
+
+
+def _catalogue(page: int) -> dict:
     projects, total = selectors.network_catalogue(page=page)
     pages = max(math.ceil(total / selectors.CATALOGUE_PAGE), 1)
-    context = {"projects": projects, "total": total, "page": page, "pages": pages}
-    return render(request, "funding/catalogue.html", context)
+    return {"projects": projects, "total": total, "pages": pages}

@@ -346,7 +346,13 @@ class CredentialRecord(models.Model):
                 fields=["status_list", "status_index"], name="credential_status_bit"
             )
         ]
-        indexes = [models.Index(fields=["holder", "credential_type"], name="credential_holder")]
+        indexes = [
+            models.Index(fields=["holder", "credential_type"], name="credential_holder"),
+            # What the staff dashboard counts: an organization's issued and revoked credentials.
+            models.Index(
+                fields=["issuer_organization", "source", "revoked_at"], name="credential_issuer"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.credential_type} for {self.holder} from {self.issuer_did}"

@@ -375,6 +375,15 @@ class PublishedProject:
     source_url: str | None
 
 
+def projects_books_version() -> str:
+    """What every projects book this node holds is at (its signed tree hash), for the keys of
+    cached catalogue pages: an entry appended to any of them changes it. One query."""
+    heads = (
+        Log.objects.filter(book=Book.PROJECTS).order_by("pk").values_list("tree_hash", flat=True)
+    )
+    return ",".join(bytes(tree_hash).hex() for tree_hash in heads)
+
+
 def published_projects(*, offset: int, limit: int) -> tuple[list[PublishedProject], int]:
     """Projects of every projects book this node holds, newest entries first; three queries
     whatever the page size."""

@@ -80,7 +80,11 @@ def writer_lease(log_id: int) -> Iterator[bool]:
                     "SELECT pg_advisory_unlock(%s, %s)", [WRITER_LEASE_NAMESPACE, log_id]
                 )
         except DatabaseError:
-            # The session is broken; closing it is what guarantees the lock is gone with it.
+            # The session is broken; closing it is what guarantees the lock is gone with it. The
+            # driver's connection itself, so that a pool (GROWR_DB_POOL_SIZE) drops it rather
+            # than hand it out again with the lock.
+            if connection.connection is not None:
+                connection.connection.close()
             connection.close()
 
 

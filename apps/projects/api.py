@@ -3,7 +3,11 @@ borrower's eligibility. Thin: services and selectors do the work."""
 
 from __future__ import annotations
 
-from django.http import Http404
+import hashlib
+
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -19,6 +23,7 @@ from . import selectors, services
 from .models import Frequency, InterestMethod, Project
 
 ERRORS = {400: ApiErrorSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer}
+OPEN_PROJECTS_CACHE_SECONDS = 60
 IsBorrower = role_permission({Role.BORROWER})
 
 
@@ -178,6 +183,23 @@ class OpenProjectsApi(ListAPIView):
         filters = self.FilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.open_projects(**filters.validated_data)
+
+    def list(self, request, *args, **kwargs):
+        """The page as JSON from the cache while no project changed, the day (openness follows
+        the dates) and the address are the same; OPEN_PROJECTS_CACHE_SECONDS bounds what else
+        it shows (organizations' names) and a change committed out of order."""
+        renderer = request.accepted_renderer
+        if renderer.format != "json":
+            return super().list(request, *args, **kwargs)
+        version = f"{selectors.projects_changed()}|{timezone.localdate()}"
+        address = request.build_absolute_uri()
+        key = "open-projects:" + hashlib.sha256(f"{version}|{address}".encode()).hexdigest()
+        body = cache.get(key)
+        if body is None:
+            data = super().list(request, *args, **kwargs).data
+            body = renderer.render(data, request.accepted_media_type, self.get_renderer_context())
+            cache.set(key, body, timeout=OPEN_PROJECTS_CACHE_SECONDS)
+        return HttpResponse(body, content_type=renderer.media_type)
 
     @extend_schema(
         parameters=[

@@ -118,6 +118,10 @@ class Project(models.Model):
         indexes = [
             models.Index(fields=["status", "-published_at"], name="project_open"),
             models.Index(fields=["organization", "-created_at"], name="project_by_org"),
+            # An organization's projects counted by status (the staff dashboard).
+            models.Index(fields=["organization", "status"], name="project_org_status"),
+            # The last change of any project: what cached lists of projects depend on.
+            models.Index(fields=["updated_at"], name="project_changed"),
         ]
         constraints = [
             models.CheckConstraint(

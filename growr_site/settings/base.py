@@ -137,7 +137,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    # A pool of connections per process (psycopg_pool). Under ASGI every request runs in a
+    # thread of its own, where a persistent connection (CONN_MAX_AGE) is never used again, and
+    # opening one per request (PostgreSQL forks a backend each time) cost more than most pages
+    # (bench/bench_load.py). GROWR_DB_POOL_SIZE=0 goes back to a connection per request, or per
+    # thread with CONN_MAX_AGE.
+    _pool_size = env.int("GROWR_DB_POOL_SIZE", default=10)
+    _conn_max_age = env.int("CONN_MAX_AGE", default=0)
+    if _pool_size and _conn_max_age:
+        raise ImproperlyConfigured(
+            "CONN_MAX_AGE and the connection pool exclude each other: leave CONN_MAX_AGE at 0, "
+            "or set GROWR_DB_POOL_SIZE=0"
+        )
+    DATABASES["default"]["CONN_MAX_AGE"] = _conn_max_age
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Django's queries bind client-side and are never prepared; this reaches only the ledger's
     # server-side-binding cursors (apps.ledger.storage), whose append statement costs more to
@@ -147,6 +159,12 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         None if _prepare_threshold == "off" else int(_prepare_threshold)
     )
+    if _pool_size:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            "timeout": env.int("GROWR_DB_POOL_TIMEOUT", default=30),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS: one URL drives the broker, the channel layer and the cache.
@@ -154,7 +172,12 @@ REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Not a connection per request under ASGI: see apps/node/cache.py.
+            "OPTIONS": {"pool_class": "apps.node.cache.ProcessConnectionPool"},
+        }
     }
     CHANNEL_LAYERS = {
         "default": {

@@ -19,6 +19,8 @@ from apps.applications import services
 from apps.applications.agreement import verify_signed_agreement
 from apps.applications.models import Awaiting, Loan, LoanEvent, LoanStatus, Message, Repayment
 from apps.identity.models import Role
+from apps.projects.models import Project
+from apps.projects.selectors import FILTER_PROJECTS
 from apps.projects.services import project_create, project_publish
 from tests.factories import OrganizationFactory, StaffFactory, UserFactory
 from tests.projects.conftest import goat_terms
@@ -719,6 +721,19 @@ def test_the_dashboard_sums_up_the_portfolio_and_the_queues(
     assert "Disbursed: 12,000.00 KES" in page and "Repaid: 1,100.16 KES" in page
 
 
+def test_the_dashboard_shows_a_change_at_once_and_costs_less_until_then(client, active_loan, juma):
+    loan = active_loan()
+    client.force_login(juma)
+    assert "Repaid: 0.00 KES" in client.get(HOME).content.decode()
+    assert page_queries(client, HOME, cached=True) < page_queries(client, HOME)
+
+    services.repayment_record(
+        actor=juma, loan=loan, amount="1100.16", reference="R1", rail="cash",
+        paid_on=timezone.localdate(),
+    )  # fmt: skip
+    assert "Repaid: 1,100.16 KES" in client.get(HOME).content.decode()
+
+
 def test_the_dashboard_without_loans(client, amina):
     client.force_login(amina)
     page = client.get(HOME).content.decode()
@@ -751,6 +766,34 @@ def test_the_queue_costs_the_same_queries_for_3_and_30_loans(
     assert client.get(QUEUE).context["page"].paginator.count == 30
     assert page_queries(client, QUEUE) == few
     assert page_queries(client, f"{QUEUE}?state=to_review&q=example") == few
+
+
+def test_the_queue_shows_a_change_at_once(client, apply, open_goats, juma):
+    loan = apply(UserFactory(), open_goats, amount="6000", duration=6)
+    client.force_login(juma)
+    page = client.get(QUEUE).content.decode()
+    assert "Submitted, pending approval" in page and 'data-queue="to_review">1<' in page
+
+    services.application_reject(actor=juma, loan=loan, reason="No shed for the goats yet.")
+    page = client.get(QUEUE).content.decode()
+    assert "Submitted, pending approval" not in page and 'data-queue="to_review">0<' in page
+
+
+def test_the_project_filter_offers_the_newest_projects_and_the_one_chosen(client, open_goats, juma):
+    Project.objects.bulk_create(
+        Project(organization=juma.organization, created_by=juma, **goat_terms(name=f"P{n}"))
+        for n in range(FILTER_PROJECTS + 5)
+    )
+    client.force_login(juma)
+
+    offered = client.get(QUEUE).context["filter_form"].fields["project"].choices
+    chosen = client.get(QUEUE, {"project": str(open_goats.pk)})
+
+    assert len(offered) == 1 + FILTER_PROJECTS and str(open_goats.pk) not in dict(offered)
+    assert str(open_goats.pk) in dict(chosen.context["filter_form"].fields["project"].choices)
+    assert chosen.context["filters"]["project_id"] == str(open_goats.pk)
+    detail = client.get(reverse("projects:detail", args=[open_goats.pk])).content.decode()
+    assert f'href="{QUEUE}?project={open_goats.pk}"' in detail
 
 
 def test_pending_payments_cost_the_same_queries_for_3_and_30(client, active_loan, wanjiru, juma):

@@ -41,6 +41,20 @@ def test_the_catalogue_costs_the_same_queries_for_few_and_many_projects(
     assert page_queries(client, "/invest/projects/") == few
 
 
+def test_a_new_project_shows_at_once_and_the_page_costs_less_until_then(
+    client, ines, kijani_projects
+):
+    client.force_login(ines)
+
+    assert "2 projects" in client.get("/invest/projects/").content.decode()
+    assert page_queries(client, "/invest/projects/", cached=True) < page_queries(
+        client, "/invest/projects/"
+    )
+    publish_projects("Kijani maize mill")
+    page = client.get("/invest/projects/").content.decode()
+    assert "3 projects" in page and "Kijani maize mill" in page
+
+
 def test_an_empty_network_says_where_projects_come_from(client, pablo, db):
     client.force_login(pablo)
 

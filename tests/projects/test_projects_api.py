@@ -50,6 +50,26 @@ def test_juma_drafts_amina_publishes_and_anyone_reads_the_offer(as_, juma, amina
     assert as_().get(reverse("api-project", args=[pk])).json()["version"] == 1
 
 
+def test_the_open_offers_are_kept_until_a_project_changes(as_, juma, amina):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.projects.services import project_create, project_pause, project_publish
+
+    goats = project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
+    url = reverse("api-projects")
+    first = as_().get(url)
+    with CaptureQueriesContext(connection) as again:
+        second = as_().get(url)
+
+    assert [p["id"] for p in first.json()["results"]] == [str(goats.pk)]
+    assert second.content == first.content and len(again) == 1  # when projects last changed
+    assert second["Content-Type"] == "application/json"
+
+    project_pause(actor=amina, project=goats)
+    assert as_().get(url).json()["results"] == []
+
+
 def test_bad_terms_come_back_by_field(as_, juma):
     answer = as_(juma).post(
         reverse("api-staff-projects"),
