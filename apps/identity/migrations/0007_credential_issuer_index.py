@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('identity', '0005_alter_walletevent_kind'),
+        ('identity', '0006_notifications'),
     ]
 
     operations = [
