@@ -24,14 +24,16 @@ from .test_portals_in_browser import _sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LIVE = 20_000  # ms: the web process reads the rows every 5 s, a polling page every 15 s
 # Every WebSocket the page opens is kept, so the test can drop them; once blocked, new ones go
-# to a closed port and fail, as when the node's socket endpoint is unreachable.
-SOCKET_SWITCH = """
+# to a path of the node with no socket behind it and fail, as when a proxy drops the upgrade
+# (the node's own origin: the Content-Security-Policy allows no other).
+SOCKET_SWITCH = r"""
 (() => {
   const Real = window.WebSocket;
   window.__sockets = [];
   window.__blockSockets = false;
   window.WebSocket = function (url, protocols) {
-    const socket = new Real(window.__blockSockets ? "ws://127.0.0.1:9/" : url, protocols);
+    const blocked = url.replace(/\/ws\/.*$/, "/ws/no-such-socket/");
+    const socket = new Real(window.__blockSockets ? blocked : url, protocols);
     window.__sockets.push(socket);
     return socket;
   };
