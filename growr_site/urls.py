@@ -1,5 +1,6 @@
 """URL map of a Growr node: the three portals, accounts, admin, API and health."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
@@ -44,6 +45,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", node_views.health, name="health"),
 ]
+if settings.GROWR_BENCH_TRIVIAL_VIEW:
+    urlpatterns.append(path("bench/trivial/", node_views.bench_trivial, name="bench-trivial"))
 
 handler403 = "apps.node.views.permission_denied"
 handler404 = "apps.node.views.page_not_found"

@@ -1,4 +1,5 @@
-"""The health endpoint, the node's error pages and its OpenAPI document."""
+"""The health endpoint, the node's error pages, its OpenAPI document and the load benchmark's
+reference view."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from .health import node_health
 def health(request: HttpRequest) -> JsonResponse:
     report = node_health()
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
+
+
+@require_GET
+def bench_trivial(request: HttpRequest) -> HttpResponse:
+    """The least a Django page costs: bench/bench_load.py's reference (GROWR_BENCH_TRIVIAL_VIEW)."""
+    return HttpResponse("ok", content_type="text/plain")
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:

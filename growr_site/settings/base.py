@@ -60,6 +60,9 @@ GROWR_FOLLOW_PRIVATE_SOURCES = env.bool("GROWR_FOLLOW_PRIVATE_SOURCES", default=
 # How often beat asks the sources of every followed book for new blocks.
 GROWR_FOLLOW_POLL_INTERVAL = timedelta(seconds=env.int("GROWR_FOLLOW_POLL_INTERVAL", default=30))
 GROWR_STAFF_INVITATION_TTL = timedelta(days=env.int("GROWR_STAFF_INVITATION_DAYS", default=7))
+# bench/bench_load.py's reference: /bench/trivial/ answers "ok" through the whole middleware
+# stack, so the benchmark can tell what Django itself costs on the same server. Off by default.
+GROWR_BENCH_TRIVIAL_VIEW = env.bool("GROWR_BENCH_TRIVIAL_VIEW", default=False)
 
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 LANGUAGE_CODE = "en-us"
