@@ -10,15 +10,14 @@ process: on the embedded in-process channel layer, news reaches it through the r
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from apps.applications.models import Loan
 from tests.applications.conftest import apply, credentials_of, goats  # noqa: F401 (fixtures)
 
+from .test_funding_in_browser import _elsewhere
 from .test_portals_in_browser import _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,17 +39,6 @@ SOCKET_SWITCH = r"""
   window.WebSocket.prototype = Real.prototype;
 })();
 """
-
-
-def _elsewhere(action, /, *args, **kwargs):
-    def run():
-        try:
-            return action(*args, **kwargs)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def test_juma_hears_of_applications_live_and_by_polling_when_the_socket_drops(
