@@ -505,13 +505,19 @@ def test_a_wrong_password_keeps_the_agreement_unsigned(client, apply, goats, wan
 
 
 def _pdf_text(data: bytes) -> str:
-    """The text drawn in a PDF made by fpdf2 (its page streams are deflated)."""
+    """The text drawn in a PDF made by fpdf2 (its page streams are deflated).
+
+    Each stream is inflated from its start until zlib says it ended, because the compressed bytes
+    may themselves end in a carriage return that a pattern up to "endstream" would cut off.
+    """
     chunks = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+    for start in re.finditer(rb"(?<!end)stream\r?\n", data):
+        inflater = zlib.decompressobj()
         try:
-            chunks.append(zlib.decompress(stream).decode("latin-1"))
+            chunks.append(inflater.decompress(data[start.end() :]).decode("latin-1"))
         except zlib.error:
-            chunks.append(stream.decode("latin-1"))
+            end = data.find(b"endstream", start.end())
+            chunks.append(data[start.end() : end].decode("latin-1"))
     return "".join(chunks)
 
 
