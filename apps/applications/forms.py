@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from apps.node.widgets import QuickSelect
 from apps.projects.forms import CURRENCY_CHOICES, DateInput
 
 from .models import Rail
@@ -46,10 +47,13 @@ def _rail(label: str) -> forms.ChoiceField:
 class LoanQueueFilterForm(forms.Form):
     """The queue's filters: which queue, which project, and a borrower or a loan reference."""
 
-    state = forms.ChoiceField(label="Queue", required=False, choices=list(QUEUE_FILTERS.items()))
+    state = forms.ChoiceField(
+        label="Queue", required=False, choices=list(QUEUE_FILTERS.items()), widget=QuickSelect
+    )
     project = forms.ChoiceField(
         label="Project",
         required=False,
+        widget=QuickSelect,
         help_text="The newest projects; a project's own page links to all of its loans.",
     )
     q = forms.CharField(
@@ -62,7 +66,7 @@ class LoanQueueFilterForm(forms.Form):
     def __init__(self, *args, projects, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["project"].choices = [("", "All projects")] + [
-            (str(project.pk), project.name) for project in projects
+            (str(pk), name) for pk, name in projects
         ]
 
     def filters(self) -> dict:

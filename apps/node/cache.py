@@ -1,4 +1,4 @@
-"""One pool of Redis connections per process for Django's cache.
+"""One pool of Redis connections per process for Django's cache, and one client per pool.
 
 Django keeps a cache object per thread, and under ASGI every request runs in a thread of its
 own, so its Redis cache opened a connection for every request and dropped it after (Django
@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
-from redis import ConnectionPool
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis import ConnectionPool, Redis
 
 
 class ProcessConnectionPool(ConnectionPool):
@@ -24,3 +25,30 @@ class ProcessConnectionPool(ConnectionPool):
             if key not in cls._pools:
                 cls._pools[key] = super().from_url(url, **options)
             return cls._pools[key]
+
+
+class ProcessRedisCacheClient(RedisCacheClient):
+    """Django's Redis cache client, with one redis.Redis per pool instead of one per call.
+
+    Django builds a redis.Redis for every get and set, and each builds its table of response
+    callbacks (about 170 entries): four cache reads of a page cost 0.6 ms of that alone. A
+    redis.Redis is thread-safe and holds no connection of its own (it borrows from the pool)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Redis] = {}
+
+    def get_client(self, key=None, *, write=False) -> Redis:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients.setdefault(id(pool), self._client(connection_pool=pool))
+        return client
+
+
+class ProcessRedisCache(RedisCache):
+    """Django's Redis cache on ProcessRedisCacheClient (settings: CACHES' "BACKEND")."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = ProcessRedisCacheClient

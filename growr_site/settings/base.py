@@ -176,9 +176,9 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Not a connection per request under ASGI, nor a client per call: apps/node/cache.py.
+            "BACKEND": "apps.node.cache.ProcessRedisCache",
             "LOCATION": REDIS_URL,
-            # Not a connection per request under ASGI: see apps/node/cache.py.
             "OPTIONS": {"pool_class": "apps.node.cache.ProcessConnectionPool"},
         }
     }
@@ -191,6 +191,15 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Every signed-in request reads its session: from Redis when the node has it (written through to
+# the database, so a restart of Redis signs nobody out), else from the database, because the
+# embedded default's cache is each process's own and a sign-out must reach every process.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 # CELERY (celery_worker/app.py reads every CELERY_* setting)
 BROKER_DIR = VAR_DIR / "broker"

@@ -1,20 +1,24 @@
 """Under ASGI every request runs in a thread of its own with a cache object of its own: they
-must share the process's Redis connections, not open one each (apps/node/cache.py)."""
+must share the process's Redis connections, not open one each, and each cache object reuses its
+Redis client instead of building one per call (apps/node/cache.py)."""
 
 from __future__ import annotations
 
 import threading
 
-from django.core.cache.backends.redis import RedisCache
-
-from apps.node.cache import ProcessConnectionPool
+from apps.node.cache import ProcessConnectionPool, ProcessRedisCache
 
 URL = "redis://127.0.0.1:6379/9"
 
 
 def _pool_of_a_new_cache_object(url: str = URL):
-    cache = RedisCache(url, {"OPTIONS": {"pool_class": "apps.node.cache.ProcessConnectionPool"}})
-    return cache._cache._get_connection_pool(write=True)
+    return _cache(url)._cache._get_connection_pool(write=True)
+
+
+def _cache(url: str = URL) -> ProcessRedisCache:
+    return ProcessRedisCache(
+        url, {"OPTIONS": {"pool_class": "apps.node.cache.ProcessConnectionPool"}}
+    )
 
 
 def test_every_cache_object_of_a_process_shares_one_pool():
@@ -26,3 +30,21 @@ def test_every_cache_object_of_a_process_shares_one_pool():
     assert pools[0] is pools[1]
     assert isinstance(pools[0], ProcessConnectionPool)
     assert _pool_of_a_new_cache_object("redis://127.0.0.1:6379/8") is not pools[0]
+
+
+def test_a_cache_object_keeps_one_client_and_threads_share_it():
+    cache = _cache()
+    client = cache._cache.get_client(write=True)
+    seen = []
+
+    def use() -> None:
+        cache.set("growr-test-shared-client", "from a thread", 5)
+        seen.append(cache._cache.get_client())
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+
+    assert seen == [client] and cache._cache.get_client("any key") is client
+    assert cache.get("growr-test-shared-client") == "from a thread"
+    cache.delete("growr-test-shared-client")

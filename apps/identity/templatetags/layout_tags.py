@@ -1,0 +1,46 @@
+"""The shared layout's main navigation, rendered once per process for each way it can look.
+
+The navigation holds about twenty links, each reversed and compared with the current page: a
+millisecond of template work on every page. What it shows depends only on the portals the person
+may open, whether they may open the node's admin site, the current page's namespace and name,
+and the script prefix the links start with: a few dozen combinations, whose HTML is kept in the
+process (templates change only with a deploy, which restarts it)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django import template
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def main_nav(context) -> SafeString:
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    user = context.get("user")
+    portals = context.get("portals") or {}
+    return _nav(
+        get_script_prefix(),
+        tuple(sorted(name for name, allowed in portals.items() if allowed)),
+        bool(user is not None and user.is_authenticated and user.is_staff),
+        (match.namespace if match else "") or "",
+        (match.url_name if match else "") or "",
+    )
+
+
+@lru_cache(maxsize=1024)
+def _nav(
+    script_prefix: str, portals: tuple[str, ...], node_admin: bool, ns: str, name: str
+) -> SafeString:
+    context = {
+        "portals": dict.fromkeys(portals, True),
+        "node_admin": node_admin,
+        "ns": ns,
+        "name": name,
+    }
+    return mark_safe(render_to_string("includes/nav.html", context))  # noqa: S308 (a template's output)
