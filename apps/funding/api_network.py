@@ -11,6 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.node.api_fields import QueryInteger
+
 from . import selectors, services
 from .api import ERRORS, IsInvestor, _valid
 from .models import RemoteCommitment
@@ -46,7 +48,7 @@ class NetworkProjectsPageSerializer(serializers.Serializer):
 
 
 class PageInput(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+    page = QueryInteger(min_value=1, max_value=100_000, default=1)
 
 
 class NetworkProjectsApi(APIView):

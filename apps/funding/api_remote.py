@@ -11,6 +11,8 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from apps.identity.api_errors import ApiErrorSerializer, JSONBodyParser
+from apps.ledger.models import Book
+from apps.ledger.services import log_for_book
 from apps.projects.models import money_text
 
 from . import services
@@ -31,6 +33,14 @@ class RemoteCommitmentSerializer(serializers.Serializer):
     currency = serializers.CharField()
     status = serializers.CharField()
     request_id = serializers.CharField()
+    funding_book = serializers.SerializerMethodField(
+        help_text="the key (hex) of this node's funding book, the only book that speaks for the "
+        "commitment: its state under commitment:<commitment>, the investor's shares under "
+        "distribution:<commitment>:<payment>"
+    )
+
+    def get_funding_book(self, commitment: Commitment) -> str:
+        return self.context["funding_book"]
 
     def get_amount(self, commitment: Commitment) -> str:
         return money_text(commitment.amount, commitment.currency)
@@ -62,7 +72,8 @@ class RemoteCommitmentsApi(APIView):
         data = SignedCommitmentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         commitment, created = services.commitment_from_node(token=data.validated_data["token"])
+        funding_book = bytes(log_for_book(book=Book.FUNDING).key).hex()
         return Response(
-            RemoteCommitmentSerializer(commitment).data,
+            RemoteCommitmentSerializer(commitment, context={"funding_book": funding_book}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -252,6 +252,10 @@ class RemoteCommitment(models.Model):
     currency = models.CharField(max_length=3)
     amount = _money()
     answered_status = models.CharField(max_length=16)
+    # The key of the originator's own funding book, as its node answered: only that book speaks
+    # for the commitment (any node may write its id into a book of its own). Empty for a
+    # commitment sent before nodes answered it; such a one shows the answer only.
+    funding_book_key = models.BinaryField(max_length=32, default=b"")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

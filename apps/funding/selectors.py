@@ -606,25 +606,29 @@ def remote_commitments(
     *, investor: User, only: RemoteCommitment | None = None, today: date | None = None
 ) -> list[RemotePosition]:
     """INVESTOR's commitments to other nodes' projects (or ONLY that one), with their state and
-    their share of every repayment and loss, from the replicated funding books; three queries."""
+    their share of every repayment and loss, from the originators' replicated funding books;
+    three queries."""
     today = today or timezone.localdate()
     commitments = RemoteCommitment.objects.filter(investor=investor)
     commitments = list(commitments.filter(pk=only.pk) if only is not None else commitments)
     entries = latest_entries(
         book=Book.FUNDING,
+        log_keys={bytes(c.funding_book_key) for c in commitments if c.funding_book_key},
         keys=[f"commitment:{c.commitment_id}" for c in commitments],
         prefixes=[f"distribution:{c.commitment_id}:" for c in commitments],
     )
-    shares_of: dict[str, list[dict]] = {}
-    for key, entry in entries.items():
+    shares_of: dict[tuple[bytes, str], list[dict]] = {}
+    for (book, key), entry in entries.items():
         if key.startswith("distribution:") and isinstance(entry.get("value"), dict):
-            shares_of.setdefault(key.split(":")[1], []).append(entry["value"])
+            shares_of.setdefault((book, key.split(":")[1]), []).append(entry["value"])
     positions = []
     for commitment in commitments:
-        entry = entries.get(f"commitment:{commitment.commitment_id}")
+        # Only the originator's own funding book speaks for the commitment.
+        book = bytes(commitment.funding_book_key)
+        entry = entries.get((book, f"commitment:{commitment.commitment_id}"))
         value = entry["value"] if entry else None
         event = value.get("event") if isinstance(value, dict) else None
-        shares = shares_of.get(str(commitment.commitment_id), [])
+        shares = shares_of.get((book, str(commitment.commitment_id)), [])
         returned = sum((Decimal(s["principal"]) for s in shares), Decimal(0))
         lost = sum((Decimal(s["loss"]) for s in shares), Decimal(0))
         confirmed = event == "confirmed"

@@ -40,7 +40,7 @@ from apps.identity.notifiers import notify
 from apps.identity.wallet_services import custodial_key, wallet_of_user
 from apps.ledger.models import Book
 from apps.ledger.replication import HttpSource, ReplicationError
-from apps.ledger.selectors import followed_entries
+from apps.ledger.selectors import followed_entries, log_key
 from apps.ledger.services import book_publish
 from apps.projects.models import CloseReason, Project, ProjectStatus, money_text
 from apps.projects.schedule import minor_units
@@ -547,8 +547,13 @@ def remote_commitment_send(
         raise _origin_refusal(answer)
     try:
         commitment_id = uuid.UUID(str(answer.get("commitment")))
+        # An originator's node of an older version leaves the book out: its answer is then all
+        # the commitment shows.
+        funding_book = bytes.fromhex(str(answer.get("funding_book", "")))
     except ValueError as exc:
         raise ValidationError({"amount": "The originator's node answered nonsense."}) from exc
+    if len(funding_book) not in (0, 32):
+        raise ValidationError({"amount": "The originator's node answered nonsense."})
     remote_commitment, _ = RemoteCommitment.objects.get_or_create(
         commitment_id=commitment_id,
         defaults={
@@ -556,6 +561,7 @@ def remote_commitment_send(
             "project_id": project_id, "project_name": str(terms.get("name", ""))[:200],
             "request_id": request_id, "currency": currency, "amount": amount,
             "answered_status": str(answer.get("status", ""))[:16],
+            "funding_book_key": funding_book,
         },
     )  # fmt: skip
     return remote_commitment
@@ -583,10 +589,13 @@ def remote_funding_indexed(*, log_id: int, rows: Sequence[tuple[int, str, str, b
             continue
     if not wanted:
         return 0
+    # Any node may write a commitment's id into a book of its own: only the book its originator
+    # named when it accepted the commitment speaks for it.
     commitments = {
         c.commitment_id: c
         for c in RemoteCommitment.objects.filter(
-            commitment_id__in={cid for _, cid, _ in wanted.values()}
+            commitment_id__in={cid for _, cid, _ in wanted.values()},
+            funding_book_key=log_key(log_id=log_id) or b"-",
         )
     }
     mine = [index for index, (_, cid, _) in wanted.items() if cid in commitments]

@@ -202,28 +202,38 @@ def book_entry(*, log: Log, key: str) -> tuple[int, dict] | None:
 
 
 def latest_entries(
-    *, book: str, keys: Iterable[str] = (), prefixes: Iterable[str] = ()
-) -> dict[str, dict]:
-    """The latest entry of each of KEYS, and of every key starting with one of PREFIXES, in any
-    log of BOOK this node holds (its own or followed ones; keys hold UUIDs, unique across
-    nodes). Two queries whatever the number of keys."""
+    *, book: str, log_keys: Iterable[bytes], keys: Iterable[str] = (), prefixes: Iterable[str] = ()
+) -> dict[tuple[bytes, str], dict]:
+    """The latest entry of each of KEYS, and of every key starting with one of PREFIXES, in the
+    logs of BOOK this node holds whose keys are LOG_KEYS, by (log key, entry key): any node may
+    write any key into a book of its own, so a reader names the books it trusts for them. Two
+    queries whatever the number of keys."""
     wanted_keys = Q(key__in=list(keys))
     for prefix in prefixes:
         wanted_keys |= Q(key__startswith=prefix)
-    rows = list(BookKey.objects.filter(wanted_keys, log__book=book, is_deleted=False))
+    rows = list(
+        BookKey.objects.filter(
+            wanted_keys, log__book=book, log__key__in=list(log_keys), is_deleted=False
+        ).values_list("log_id", "log__key", "key", "block_index")
+    )
     if not rows:
         return {}
     wanted = Q()
-    for row in rows:
-        wanted |= Q(log_id=row.log_id, index=row.block_index)
+    for log_id, _, _, index in rows:
+        wanted |= Q(log_id=log_id, index=index)
     data = {(b.log_id, b.index): bytes(b.data) for b in Block.objects.filter(wanted)}
     entries = {}
-    for row in rows:
+    for log_id, log, key, index in rows:
         try:
-            entries[row.key] = decode_entry(data.get((row.log_id, row.block_index), b""))
+            entries[(bytes(log), key)] = decode_entry(data.get((log_id, index), b""))
         except InvalidEntry:
             continue
     return entries
+
+
+def log_key(*, log_id: int) -> bytes | None:
+    key = Log.objects.filter(pk=log_id).values_list("key", flat=True).first()
+    return bytes(key) if key is not None else None
 
 
 def followed_entries(*, log_id: int, book: str, indexes: Iterable[int]) -> dict[int, dict]:

@@ -121,11 +121,11 @@ def share(commitment_id, principal: str, interest: str, kind: str = "repayment")
     )  # fmt: skip
 
 
-@pytest.fixture
-def amani_funding(db):
-    """Amani's funding book, as Amani's node serves it, followed by this (Ines's) node."""
-    book = MemoryBook(seed=b"amani-funding".ljust(32, b"\0"))
-    follow = follow_start(key=book.key, kind="funding", sources=["http://amani.example"])
+def followed_funding_book(name: str):
+    """NAME's funding book, as NAME's node serves it, followed by this (Ines's) node: call it
+    with entries to have NAME append them and the worker pull and index them."""
+    book = MemoryBook(seed=f"{name}-funding".encode().ljust(32, b"\0"))
+    follow = follow_start(key=book.key, kind="funding", sources=[f"http://{name}.example"])
 
     def pull(*entries: bytes) -> None:
         """Amani appends ENTRIES; the worker pulls and indexes them."""
@@ -134,16 +134,23 @@ def amani_funding(db):
         follow_index(follow_id=follow.pk)
 
     pull.follow = follow
+    pull.key = book.key
     return pull
 
 
 @pytest.fixture
-def ines_remote(ines):
+def amani_funding(db):
+    return followed_funding_book("amani")
+
+
+@pytest.fixture
+def ines_remote(ines, amani_funding):
+    """Ines's commitment to Amani's project, which Amani's node answered naming its book."""
     return RemoteCommitment.objects.create(
         investor=ines, origin_url="http://amani.example", project_id=uuid.uuid4(),
         project_name="Amani boda-boda", request_id="ines-remote-1",
         commitment_id=uuid.uuid4(), currency="KES", amount=Decimal("10000.00"),
-        answered_status="pending",
+        answered_status="pending", funding_book_key=amani_funding.key,
     )  # fmt: skip
 
 
@@ -224,3 +231,29 @@ def test_a_malformed_amount_in_a_followed_book_is_passed_over_and_indexing_goes_
 
     assert [n.kind for n in Notification.objects.filter(user=ines)] == ["commitment"]
     assert BookEntry.objects.filter(log=amani_funding.follow.log_id).count() == 2
+
+
+def test_another_nodes_book_cannot_speak_for_her_commitment(ines, ines_remote, amani_funding):
+    """The commitment's id is public (Amani's book lists it): a node that writes it into a book
+    of its own, which Ines's node follows, neither notifies her nor changes her position."""
+    from apps.funding import selectors
+
+    mischief = followed_funding_book("mischief")
+    mischief(
+        commitment_event(ines_remote, "confirmed"),
+        share(ines_remote.commitment_id, "10000.00", "5000.00"),
+    )
+
+    assert not Notification.objects.filter(user=ines).exists()
+    [position] = selectors.remote_commitments(investor=ines)
+    assert position.status == "pending" and position.interest_received == 0
+
+    amani_funding(share(ines_remote.commitment_id, "5000.00", "600.00"))
+
+    [repaid] = news_of(ines, "repayment")
+    assert "principal 5000.00, interest 600.00 KES" in repaid.text
+    [position] = selectors.remote_commitments(investor=ines)
+    assert (position.principal_returned, position.interest_received) == (
+        Decimal("5000.00"),
+        Decimal("600.00"),
+    )

@@ -15,6 +15,8 @@ from .network_books import project_value
 
 pytestmark = pytest.mark.django_db
 
+BOOK = "cd" * 32  # the key of the funding book Amani's node names in its answers
+
 
 def fund_url(book, title: str) -> str:
     return f"/invest/network/{book.key.hex()}/{project_value(title, '')['project']}/"
@@ -74,7 +76,7 @@ def test_an_accepted_commitment_is_listed_with_the_originators_answer(
 
     def accept(self, path, payload):
         sent["path"], sent["token"] = path, payload["token"]
-        return 201, {"commitment": str(uuid.uuid4()), "status": "pending"}
+        return 201, {"commitment": str(uuid.uuid4()), "status": "pending", "funding_book": BOOK}
 
     monkeypatch.setattr(HttpSource, "post_json", accept)
     client.force_login(ines)
@@ -84,7 +86,33 @@ def test_an_accepted_commitment_is_listed_with_the_originators_answer(
     assert sent["path"] == "/api/remote-commitments/" and sent["token"].count(".") == 2
     listed = client.get("/invest/network/commitments/").content.decode()
     assert "data-state>pending<" in listed
-    assert RemoteCommitment.objects.get().answered_status == "pending"
+    stored = RemoteCommitment.objects.get()
+    assert stored.answered_status == "pending" and bytes(stored.funding_book_key).hex() == BOOK
+
+
+@pytest.mark.parametrize(
+    ("funding_book", "stored_key"), [(None, b""), ("ab" * 31, None), ("not hex", None)]
+)
+def test_the_originators_funding_book_is_kept_when_named_and_nonsense_is_refused(
+    client, ines, amani_projects, monkeypatch, funding_book, stored_key
+):
+    """An older originator's node names no book: the commitment shows its answer only. A book
+    that is no 32-byte key is nonsense, and nothing is stored."""
+    answer = {"commitment": str(uuid.uuid4()), "status": "pending"}
+    if funding_book is not None:
+        answer["funding_book"] = funding_book
+    monkeypatch.setattr(HttpSource, "post_json", lambda self, path, payload: (201, answer))
+    client.force_login(ines)
+
+    page = client.post(fund_url(amani_projects, "Amani boda-boda 2"),
+                       {"amount": "5000", "request_id": "ines-page-0004"})  # fmt: skip
+
+    if stored_key is None:
+        assert "answered nonsense" in page.content.decode()
+        assert not RemoteCommitment.objects.exists()
+    else:
+        assert page.status_code == 302
+        assert bytes(RemoteCommitment.objects.get().funding_book_key) == stored_key
 
 
 def test_own_or_unknown_projects_are_not_found(client, ines, kijani_projects, amani_projects):
@@ -104,19 +132,21 @@ def test_borrowers_and_staff_cannot_fund(client, wanjiru, juma, amani_projects):
 
 
 def test_her_share_of_repayments_comes_from_the_replicated_funding_book(ines, client, db):
-    """What her node holds of the originator's funding book (here published locally, as the
-    follow would store it) gives her remote position: state, returns and XIRR."""
+    """What her node holds of the originator's funding book gives her remote position: state,
+    returns and XIRR. Here the book is this node's own, standing in for the followed one the
+    commitment names."""
     from datetime import date, timedelta
     from decimal import Decimal
 
     from apps.funding import selectors
-    from apps.ledger.services import book_publish, outbox_flush
+    from apps.ledger.services import book_publish, log_for_book, outbox_flush
 
     commitment_id = uuid.uuid4()
     RemoteCommitment.objects.create(
         investor=ines, origin_url="http://amani.example", project_id=uuid.uuid4(),
         project_name="Amani boda-boda", request_id="ines-remote-1", commitment_id=commitment_id,
         currency="KES", amount=Decimal("10000.00"), answered_status="pending",
+        funding_book_key=log_for_book(book="funding").key,
     )  # fmt: skip
     start = date.today() - timedelta(days=365)
     book_publish(

@@ -102,6 +102,7 @@ def _signed_for(of, key=INES, **changes):
 
 def test_an_investor_node_commits_with_a_signed_token_and_a_resend_is_the_same(goats, client):
     from apps.funding.models import Commitment
+    from apps.ledger.services import log_for_book
     from tests.openapi import schema_errors
 
     token_ = _signed_for(goats)
@@ -112,6 +113,8 @@ def test_an_investor_node_commits_with_a_signed_token_and_a_resend_is_the_same(g
     assert not schema_errors(client, "/api/remote-commitments/", answer, method="post")
     body = answer.json()
     assert body["investor"] == INES.did and body["amount"] == "2500.00"
+    # The book that speaks for the commitment: this node's own funding book.
+    assert body["funding_book"] == bytes(log_for_book(book="funding").key).hex()
     again = client.post(
         "/api/remote-commitments/", {"token": token_}, content_type="application/json"
     )
