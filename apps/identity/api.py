@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from apps.node.api_fields import QueryInteger
+
 from . import selectors, services
 from .api_errors import ApiErrorSerializer
 from .models import STAFF_ROLES, Role, StaffInvitation, User
@@ -83,10 +85,10 @@ class NotificationsApi(APIView):
     up, and how an app follows them."""
 
     class NotificationsQuerySerializer(serializers.Serializer):
-        after = serializers.IntegerField(
+        after = QueryInteger(
             min_value=0, max_value=2**63 - 1, default=0, help_text="The last id seen."
         )
-        limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
+        limit = QueryInteger(min_value=1, max_value=100, default=50)
 
     @extend_schema(
         operation_id="notifications_list",

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.identity.api_errors import ApiErrorSerializer
+from apps.node.api_fields import QueryInteger
 
 from . import api_schema, selectors
 from .entries import KEY_RE
@@ -119,9 +120,9 @@ class BookDetailApi(PublicApi):
 
 
 class BlockRangeInput(serializers.Serializer):
-    start = serializers.IntegerField(min_value=0)
-    end = serializers.IntegerField(min_value=1)
-    since = serializers.IntegerField(min_value=0, default=0)
+    start = QueryInteger(min_value=0)
+    end = QueryInteger(min_value=1)
+    since = QueryInteger(min_value=0, default=0)
 
 
 class BlockRangeApi(PublicApi):
@@ -154,8 +155,8 @@ class BlockRangeApi(PublicApi):
 
 
 class ReplicationRangeInput(serializers.Serializer):
-    start = serializers.IntegerField(min_value=0)
-    end = serializers.IntegerField(min_value=1)
+    start = QueryInteger(min_value=0)
+    end = QueryInteger(min_value=1)
     # Not "format": Django REST framework reserves that one for content negotiation.
     encoding = serializers.ChoiceField(["json", "binary"], default="json")
 

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.identity.api_errors import ApiErrorSerializer
 from apps.identity.models import Role
 from apps.identity.permissions import IsOriginatorAdmin, IsOriginatorStaff, role_permission
+from apps.node.api_fields import QueryInteger
 
 from . import selectors, services
 from .models import Frequency, InterestMethod, Project
@@ -176,7 +177,7 @@ class OpenProjectsApi(ListAPIView):
 
     class FilterSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=3, required=False)
-        duration = serializers.IntegerField(min_value=1, required=False)
+        duration = QueryInteger(min_value=1, required=False)
         currency = serializers.CharField(max_length=3, required=False)
 
     def get_queryset(self):
@@ -252,7 +253,7 @@ class ScheduleApi(APIView):
 
     class QuerySerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=3)
-        duration = serializers.IntegerField(min_value=1)
+        duration = QueryInteger(min_value=1)
         disbursed_on = serializers.DateField(required=False)
 
     @extend_schema(
