@@ -32,14 +32,16 @@ def test_every_cache_object_of_a_process_shares_one_pool():
     assert _pool_of_a_new_cache_object("redis://127.0.0.1:6379/8") is not pools[0]
 
 
-def test_a_cache_object_keeps_one_client_and_threads_share_it():
+def test_every_cache_object_of_a_process_shares_one_client():
+    """Under ASGI each request has a thread, and so a cache object, of its own."""
     cache = _cache()
     client = cache._cache.get_client(write=True)
     seen = []
 
     def use() -> None:
-        cache.set("growr-test-shared-client", "from a thread", 5)
-        seen.append(cache._cache.get_client())
+        other = _cache()
+        other.set("growr-test-shared-client", "from a thread", 5)
+        seen.append(other._cache.get_client())
 
     thread = threading.Thread(target=use)
     thread.start()
@@ -47,4 +49,5 @@ def test_a_cache_object_keeps_one_client_and_threads_share_it():
 
     assert seen == [client] and cache._cache.get_client("any key") is client
     assert cache.get("growr-test-shared-client") == "from a thread"
+    assert _cache("redis://127.0.0.1:6379/8")._cache.get_client() is not client
     cache.delete("growr-test-shared-client")
