@@ -587,15 +587,15 @@ def remote_funding_indexed(*, log_id: int, rows: Sequence[tuple[int, str, str, b
             wanted[index] = (entry_type, uuid.UUID(parts[1]), key)
         except ValueError:
             continue
-    if not wanted:
+    book = log_key(log_id=log_id) if wanted else None
+    if book is None:
         return 0
     # Any node may write a commitment's id into a book of its own: only the book its originator
     # named when it accepted the commitment speaks for it.
     commitments = {
         c.commitment_id: c
         for c in RemoteCommitment.objects.filter(
-            commitment_id__in={cid for _, cid, _ in wanted.values()},
-            funding_book_key=log_key(log_id=log_id) or b"-",
+            commitment_id__in={cid for _, cid, _ in wanted.values()}, funding_book_key=book
         )
     }
     mine = [index for index, (_, cid, _) in wanted.items() if cid in commitments]
