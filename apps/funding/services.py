@@ -410,28 +410,53 @@ def repayment_text(
     )
 
 
+def loss_text(*, project_name: str, loss: Decimal, currency: str) -> str:
+    return (
+        f"A loan under {project_name} was written off: your share of the loss is "
+        f"{money_text(loss, currency)} {currency}"
+    )
+
+
+def _share_news(
+    *,
+    kind: str,
+    project_name: str,
+    principal: Decimal,
+    interest: Decimal,
+    loss: Decimal,
+    currency: str,
+) -> tuple[str, str] | None:
+    """The kind and text of an investor's notification of their share of a repayment or a
+    loss, or None when the share is nothing (a loss the first-loss cover took whole)."""
+    if kind == Distribution.Kind.REPAYMENT and (principal or interest):
+        return "repayment", repayment_text(
+            project_name=project_name, principal=principal, interest=interest, currency=currency
+        )
+    if kind == Distribution.Kind.LOSS and loss:
+        return "loss", loss_text(project_name=project_name, loss=loss, currency=currency)
+    return None
+
+
 def _notify_shares(project_id, parts: list[Distribution]) -> None:
-    """Each local investor hears of their share of a repayment; an investor of another node
-    hears of it from the funding book their node follows (remote_funding_indexed)."""
-    local = [
-        part
-        for part in parts
-        if part.commitment.investor_id is not None and (part.principal or part.interest)
-    ]
+    """Each local investor hears of their share of a repayment or a loss; an investor of
+    another node hears of it from the funding book their node follows
+    (remote_funding_indexed)."""
+    local = [part for part in parts if part.commitment.investor_id is not None]
     if not local:
         return
     project_name = Project.objects.values_list("name", flat=True).get(pk=project_id)
     for part in local:
         commitment = part.commitment
-        notify_user(
-            user_id=commitment.investor_id,
-            kind="repayment",
-            text=repayment_text(
-                project_name=project_name, principal=Decimal(part.principal),
-                interest=Decimal(part.interest), currency=commitment.currency,
-            ),
-            link=reverse("invest:commitment", args=[commitment.pk]),
+        news = _share_news(
+            kind=part.kind, project_name=project_name, principal=Decimal(part.principal),
+            interest=Decimal(part.interest), loss=Decimal(part.loss),
+            currency=commitment.currency,
         )  # fmt: skip
+        if news is not None:
+            notify_user(
+                user_id=commitment.investor_id, kind=news[0], text=news[1],
+                link=reverse("invest:commitment", args=[commitment.pk]),
+            )  # fmt: skip
 
 
 def loss_distribute(
@@ -451,13 +476,15 @@ def loss_distribute(
         FirstLossUse.objects.create(
             project=project, payment_public_id=payment_public_id, amount=split.covered, on=on
         )
-    return _distributions_save(
+    parts = _distributions_save(
         Distribution(
             commitment=commitment, kind=Distribution.Kind.LOSS, loan_public_id=loan_public_id,
             payment_public_id=payment_public_id, on=on, loss=split.funders[commitment],
         )
         for commitment in funders
     )  # fmt: skip
+    _notify_shares(project.pk, parts)
+    return parts
 
 
 # --- commitments from investors' own nodes ---------------------------------------------------
@@ -629,19 +656,20 @@ def _remote_news(
             ),
             "dedupe_key": f"confirmed:{commitment.commitment_id}",
         }
-    if entry_type != DISTRIBUTION or value.get("kind") != Distribution.Kind.REPAYMENT:
+    if entry_type != DISTRIBUTION:
         return None
-    principal, interest = _book_amount(value.get("principal")), _book_amount(value.get("interest"))
-    if principal is None or interest is None or not (principal or interest):
+    principal, interest, loss = (
+        _book_amount(value.get(name, "0")) for name in ("principal", "interest", "loss")
+    )
+    if principal is None or interest is None or loss is None:
         return None
-    return base | {
-        "kind": "repayment",
-        "text": repayment_text(
-            project_name=commitment.project_name, principal=principal, interest=interest,
-            currency=commitment.currency,
-        ),
-        "dedupe_key": key,
-    }  # fmt: skip
+    news = _share_news(
+        kind=value.get("kind"), project_name=commitment.project_name, principal=principal,
+        interest=interest, loss=loss, currency=commitment.currency,
+    )  # fmt: skip
+    if news is None:
+        return None
+    return base | {"kind": news[0], "text": news[1], "dedupe_key": key}
 
 
 def _book_amount(text: object) -> Decimal | None:

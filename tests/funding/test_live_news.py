@@ -1,5 +1,6 @@
 """Investors hear of their money. On Kijani's node, Ines and Pablo are told when Juma confirms
-the funds they sent and, at every repayment of a loan under the project, of their own share.
+the funds they sent and, at every repayment or write-off of a loan under the project, of their
+own share.
 Ines also runs her own investor node: what she committed there to Amani's project she learns
 from Amani's funding book, which her node follows and pulls in its worker; each piece of news
 once, however often the book is indexed."""
@@ -19,6 +20,7 @@ from apps.identity.models import Notification
 from apps.ledger.entries import encode_entry
 from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.models import BookEntry
+from tests.factories import UserFactory
 from tests.ledger.replica_sources import HonestSource, MemoryBook
 
 CENT = Decimal("0.01")
@@ -62,6 +64,27 @@ def test_ines_and_pablo_hear_their_funds_are_confirmed_and_their_share_of_a_repa
             f"{share.principal.quantize(CENT)}, interest {share.interest.quantize(CENT)} KES"
         )
         assert news.link == f"/invest/commitments/{commitment.pk}/"
+
+
+def test_ines_and_pablo_hear_of_their_share_of_a_write_off_the_cover_did_not_take(
+    active_loan, simple_goats, juma, amina, ines, pablo, commit
+):
+    # First-loss share 10%: 6,000 KES of cover for 60,000 KES of funding.
+    commitments = fund(simple_goats, juma, commit, (ines, "40000.00"), (pablo, "20000.00"))
+    covered = active_loan(amount="5000", duration=6)
+    loans.loan_write_off(actor=amina, loan=covered, reason="left the district")
+    assert not news_of(ines, "loss") and not news_of(pablo, "loss")
+
+    lost = active_loan(borrower=UserFactory(role="borrower"), amount="7000", duration=6)
+    loans.loan_write_off(actor=amina, loan=lost, reason="crop failure")
+
+    for investor, share in ((ines, "4000.00"), (pablo, "2000.00")):
+        [news] = news_of(investor, "loss")
+        assert news.text == (
+            f"A loan under {simple_goats.name} was written off: your share of the loss is "
+            f"{share} KES"
+        )
+        assert news.link == f"/invest/commitments/{commitments[investor].pk}/"
 
 
 def test_a_funder_from_another_node_is_not_notified_here(
@@ -185,6 +208,10 @@ def test_ines_hears_from_the_followed_funding_book_of_her_remote_commitment(
         == "Repayment received on Amani boda-boda: principal 5000.00, interest 600.00 KES"
     )
     assert repaid.link == "/invest/network/commitments/"
+    [lost] = news_of(ines, "loss")
+    assert lost.text == (
+        "A loan under Amani boda-boda was written off: your share of the loss is 1000.00 KES"
+    )
     assert not Notification.objects.filter(user=pablo).exists()
 
 
