@@ -40,4 +40,8 @@ def beat_schedule() -> dict:
             "task": "apps.projects.tasks.projects_close_ended_task",
             "schedule": 3600.0,
         },
+        "notifications-prune": {
+            "task": "apps.identity.tasks.notifications_prune_task",
+            "schedule": 86400.0,
+        },
     }

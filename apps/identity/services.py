@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -247,3 +248,20 @@ def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> 
     if ids is not None:
         unread = unread.filter(id__in=list(ids))
     return unread.update(read_at=timezone.now())
+
+
+# Notifications deleted per statement when pruning: short locks on a table every page reads.
+PRUNE_BATCH = 5000
+
+
+def notifications_prune(*, read_before: datetime) -> int:
+    """Delete the notifications their person read before READ_BEFORE; return how many.
+
+    Unread ones stay, however old: no one has seen them yet. So do those with a de-duplication
+    key: they are what keeps news from a replicated book from being told again when the book is
+    indexed again."""
+    old = Notification.objects.filter(read_at__lt=read_before, dedupe_key="")
+    deleted = 0
+    while ids := list(old.values_list("id", flat=True)[:PRUNE_BATCH]):
+        deleted += Notification.objects.filter(id__in=ids).delete()[0]
+    return deleted

@@ -254,6 +254,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Growr node <noreply@loca
 # apps.identity.notifiers.Notifier (an SMS gateway subclasses SmsNotifier).
 GROWR_NOTIFIERS = env.list("GROWR_NOTIFIERS", default=["email"])
 # Reminders: days before a due date, and days after it while unpaid.
+# How long a notification is kept once its person has read it (unread ones are kept).
+GROWR_NOTIFICATIONS_KEEP_READ = timedelta(
+    days=env.int("GROWR_NOTIFICATIONS_KEEP_DAYS", default=180)
+)
 GROWR_REMINDER_DAYS_BEFORE = env.int("GROWR_REMINDER_DAYS_BEFORE", default=3)
 GROWR_REMINDER_DAYS_AFTER = env.list("GROWR_REMINDER_DAYS_AFTER", cast=int, default=[1, 7, 30])
 

@@ -317,3 +317,43 @@ def test_the_list_costs_the_same_queries_for_three_notifications_and_thirty(clie
 
 def test_the_list_asks_anonymous_visitors_to_sign_in(client):
     assert client.get(PAGE).url.startswith("/accounts/login/")
+
+
+# --- pruning (beat, daily) ----------------------------------------------------------------------
+
+
+def test_read_news_goes_after_the_keeping_time_unread_and_deduplicated_news_stays(
+    ines, pablo, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    from apps.identity import services, tasks
+
+    monkeypatch.setattr(services, "PRUNE_BATCH", 1)  # one statement per notification
+    now = timezone.now()
+    long_ago = now - settings.GROWR_NOTIFICATIONS_KEEP_READ - timedelta(days=1)
+    with django_capture_on_commit_callbacks():
+        read_long_ago = notify_user(user_id=ines.pk, kind="repayment", text="old, read")
+        pablo_read_long_ago = notify_user(user_id=pablo.pk, kind="commitment", text="old, read")
+        unread_long_ago = notify_user(user_id=ines.pk, kind="repayment", text="old, unread")
+        read_lately = notify_user(user_id=pablo.pk, kind="repayment", text="read yesterday")
+        told_once = notify_user(
+            user_id=ines.pk, kind="repayment", text="from a book", dedupe_key="distribution:x"
+        )
+    Notification.objects.filter(
+        pk__in=[read_long_ago.pk, pablo_read_long_ago.pk, told_once.pk]
+    ).update(created_at=long_ago, read_at=long_ago)
+    Notification.objects.filter(pk=unread_long_ago.pk).update(created_at=long_ago)
+    Notification.objects.filter(pk=read_lately.pk).update(read_at=now - timedelta(days=1))
+
+    assert tasks.notifications_prune_task() == 2
+
+    assert set(Notification.objects.values_list("pk", flat=True)) == {
+        unread_long_ago.pk,
+        read_lately.pk,
+        told_once.pk,
+    }
+    # The de-duplicated news is still not told twice.
+    assert (
+        notify_user(user_id=ines.pk, kind="repayment", text="again", dedupe_key="distribution:x")
+        is None
+    )
+    assert services.notifications_prune(read_before=now) == 1  # Pablo's, read yesterday
