@@ -84,6 +84,9 @@ class NetworkPositionSerializer(serializers.Serializer):
     project = serializers.UUIDField(source="commitment.project_id")
     project_name = serializers.CharField(source="commitment.project_name")
     origin_url = serializers.CharField(source="commitment.origin_url")
+    origin_name = serializers.CharField(
+        help_text="the originator's node's name as the network knows it, or empty"
+    )
     request_id = serializers.CharField(source="commitment.request_id")
     currency = serializers.CharField(source="commitment.currency")
     amount = Money(source="commitment.amount", currency="commitment.currency")

@@ -576,6 +576,8 @@ class RemotePosition:
     flows: tuple[tuple[date, Decimal], ...] = ()
     """Money in and out for the investor, from the day the originator confirmed the funds, with
     what it still holds today; empty until confirmed."""
+    origin_name: str = ""
+    """The originator's node's name as the network knows it, or "" when this node does not."""
 
     @property
     def outstanding(self) -> Decimal:
@@ -606,11 +608,14 @@ def remote_commitments(
     *, investor: User, only: RemoteCommitment | None = None, today: date | None = None
 ) -> list[RemotePosition]:
     """INVESTOR's commitments to other nodes' projects (or ONLY that one), with their state and
-    their share of every repayment and loss, from the originators' replicated funding books;
-    three queries."""
+    their share of every repayment and loss, from the originators' replicated funding books,
+    and the originators' nodes' names; four queries."""
     today = today or timezone.localdate()
     commitments = RemoteCommitment.objects.filter(investor=investor)
     commitments = list(commitments.filter(pk=only.pk) if only is not None else commitments)
+    names = dict(
+        Peer.objects.filter(url__in={c.origin_url for c in commitments}).values_list("url", "name")
+    )
     entries = latest_entries(
         book=Book.FUNDING,
         log_keys={bytes(c.funding_book_key) for c in commitments if c.funding_book_key},
@@ -643,6 +648,7 @@ def remote_commitments(
                     commitment, value.get("at"), shares, commitment.amount - returned - lost,
                     today,
                 ) if confirmed else (),
+                origin_name=names.get(commitment.origin_url, ""),
             )
         )  # fmt: skip
     return positions

@@ -86,6 +86,7 @@ def test_an_accepted_commitment_is_listed_with_the_originators_answer(
     assert sent["path"] == "/api/remote-commitments/" and sent["token"].count(".") == 2
     listed = client.get("/invest/network/commitments/").content.decode()
     assert "data-state>pending<" in listed
+    assert 'rel="nofollow noopener">Amani Microfinance</a>' in listed  # its node, by name
     stored = RemoteCommitment.objects.get()
     assert stored.answered_status == "pending" and bytes(stored.funding_book_key).hex() == BOOK
 
