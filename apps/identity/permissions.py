@@ -10,6 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
 from .models import STAFF_ROLES, Role
@@ -81,13 +82,18 @@ def portal_required(portal: str) -> Callable:
 
 
 def role_permission(roles: Iterable[str]) -> type[BasePermission]:
-    """An API permission class admitting authenticated, active users with one of ROLES."""
+    """An API permission class admitting authenticated, active users with one of ROLES, where
+    this node serves a portal of those roles: elsewhere the operation is not found, as the
+    portal's pages are not (an investor node has no staff or borrower API)."""
     allowed = frozenset(roles)
+    portals = [portal for portal, portal_roles in PORTAL_ROLES.items() if portal_roles & allowed]
 
     class HasRole(BasePermission):
         message = "Your account's role does not allow this request."
 
         def has_permission(self, request, view) -> bool:
+            if portals and not any(node_serves(portal) for portal in portals):
+                raise NotFound("This node does not serve this part of the API.")
             return has_role(request.user, allowed)
 
     HasRole.__name__ = "HasRole_" + "_".join(sorted(allowed))

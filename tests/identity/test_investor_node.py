@@ -30,3 +30,21 @@ def test_borrowers_cannot_register_there_but_investors_can(client, investor_node
     landing = client.get("/").content.decode()
     assert "Open an investor account" in landing
     assert "Open a borrower account" not in landing
+
+
+@pytest.mark.parametrize(
+    ("path", "person"), [("/api/staff/loans/", "amina"), ("/api/loans/", "wanjiru")]
+)
+def test_nor_the_staff_and_borrower_api(client, investor_node, request, path, person):
+    client.force_login(request.getfixturevalue(person))
+
+    answer = client.get(path)
+
+    assert answer.status_code == 404
+    assert answer.json()["error"]["message"] == "This node does not serve this part of the API."
+
+
+def test_the_investor_api_is_there(client, investor_node, ines):
+    client.force_login(ines)
+
+    assert client.get("/api/network/commitments/").status_code == 200
