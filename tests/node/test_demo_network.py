@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
@@ -27,15 +28,20 @@ pytestmark = pytest.mark.processes
 
 
 def _free_run_of_ports(count: int) -> int:
-    """A port P with P .. P+COUNT-1 all free (the demo numbers its nodes' ports from a base)."""
-    for base in range(20000 + os.getpid() % 20000, 60000, 7):
+    """A port P with P .. P+COUNT-1 all free (the demo numbers its nodes' ports from a base),
+    below the ports the system hands out to outgoing connections: one of those took a gossip
+    port between this check and the node's bind once, and node C never came up."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    first_ephemeral = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    for base in range(20000 + os.getpid() % 10000, first_ephemeral - count, 7):
         if not any(port_in_use(port) for port in range(base, base + count)):
             return base
     raise AssertionError("no free run of ports")
 
 
 def _launch_demo(tmp_path, marker: str) -> tuple[subprocess.Popen, list[str], dict]:
-    web, gossip = _free_run_of_ports(3), _free_run_of_ports(3) + 3
+    web = _free_run_of_ports(6)
+    gossip = web + 3
     database_url, redis_url = servers_of_this_run()
     demo_servers_reset(database_url, redis_url)
     env = {**os.environ, "GROWR_TEST_RUN": marker, "DATABASE_URL": database_url}
