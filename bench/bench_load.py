@@ -139,9 +139,11 @@ def _serve(log) -> tuple[subprocess.Popen, str]:
                 if response.status == 200:
                     return web, base
         except OSError:
+            if web.poll() is not None:
+                break
             time.sleep(0.3)
     web.kill()
-    raise SystemExit("the web process did not start")
+    raise SystemExit(f"the web process did not start: see {WEB_LOG}")
 
 
 def _session_cookie(base: str, email: str, password: str) -> str:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,13 +192,16 @@ class LocalNode:
         raise NetworkError(f"node {self.name}'s web server did not start:\n{self.logs()}")
 
     def wait_until_healthy(self, wait: float) -> None:
-        """Until /health/ says every component is up (the worker has reported in)."""
+        """Until /health/ says every component is up (the worker has reported in); a node whose
+        process ended (one of its services failed) is reported at once, not at the deadline."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
                 with urlopen(f"{self.url}/health/", timeout=5):  # noqa: S310 (loopback URL)
                     return
             except OSError:  # 503 (HTTPError) while a component is not up yet, or no answer
+                if any(p.poll() is not None for p in self.processes):
+                    raise NetworkError(f"node {self.name} stopped:\n{self.logs()}") from None
                 time.sleep(0.5)
         raise NetworkError(f"node {self.name} did not become healthy:\n{self.logs()}")
 
@@ -217,6 +221,16 @@ class LocalNode:
             f"--- {f.name}\n{f.read_text(errors='replace')[-tail:]}"
             for f in sorted(self.var_dir.glob("*.log"))
         )
+
+
+def watch_network(nodes: Sequence[LocalNode]) -> None:
+    """Until Ctrl-C (KeyboardInterrupt); NetworkError, with its logs, when a node's process
+    ends (one of its services failed), checked every second."""
+    while True:
+        time.sleep(1)
+        for node in nodes:
+            if any(process.poll() is not None for process in node.processes):
+                raise NetworkError(f"node {node.name} stopped:\n{node.logs()}")
 
 
 def demo_network(

@@ -13,6 +13,7 @@ from apps.discovery.gossip.agent import AgentStatus, PeerView
 from apps.discovery.gossip.claims import BookAnnouncement
 from apps.discovery.gossip.records import network_id_for
 from apps.ledger.follow_services import follow_index, follow_pull, follow_start
+from apps.ledger.models import Follow
 from apps.ledger.services import book_publish, outbox_flush
 from tests.discovery.records import node_key, signed_record
 from tests.ledger.replica_sources import HonestSource, MemoryBook
@@ -54,16 +55,14 @@ def kijani_projects(db):
     publish_projects("Kijani dairy goats", "Kijani solar kiosks")
 
 
-@pytest.fixture
-def amani_projects(db):
-    """Amani's node, known through gossip, whose projects book this node follows."""
-    book = MemoryBook()
-    book.append([project_entry(f"Amani boda-boda {n}", "80000.00") for n in range(3)])
+def follow_projects_of(name: str, book: MemoryBook) -> tuple[Follow, bytes]:
+    """NAME's node, heard of through gossip, whose projects BOOK this node follows and has
+    pulled: the follow, and the node's id."""
     record = signed_record(
-        node_key("Amani Microfinance"),
+        node_key(name),
         network_id=network_id_for("growr"),
-        name="Amani Microfinance",
-        books=(BookAnnouncement(book.key, "projects", 3),),
+        name=name,
+        books=(BookAnnouncement(book.key, "projects", book.tree.length),),
     )
     discovery_services.node_identity_start()
     status = AgentStatus(b"n" * 32, 1, 0, 1, {}, 0, 0, {}, 0)
@@ -73,4 +72,13 @@ def amani_projects(db):
     )
     follow_pull(follow_id=follow.pk, source_factory=lambda url: HonestSource(book, url))
     follow_index(follow_id=follow.pk)
+    return follow, record.node_id
+
+
+@pytest.fixture
+def amani_projects(db):
+    """Amani's node, known through gossip, whose projects book this node follows."""
+    book = MemoryBook()
+    book.append([project_entry(f"Amani boda-boda {n}", "80000.00") for n in range(3)])
+    follow_projects_of("Amani Microfinance", book)
     return book

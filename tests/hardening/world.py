@@ -23,24 +23,19 @@ from PIL import Image
 from apps.applications import services as loan_services
 from apps.applications.consent import CONSENT_VERSION
 from apps.applications.models import Loan, Repayment
-from apps.discovery import services as discovery_services
-from apps.discovery.gossip.agent import AgentStatus, PeerView
-from apps.discovery.gossip.claims import BookAnnouncement
-from apps.discovery.gossip.records import network_id_for
 from apps.discovery.models import Seed
 from apps.funding import services as funding_services
 from apps.funding.models import Commitment, Invitation
 from apps.identity import credential_services
 from apps.identity.models import CredentialRecord, Organization, StaffInvitation, User
 from apps.identity.services import staff_invitation_create
-from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.models import Follow, Log
 from apps.ledger.services import log_for_book, outbox_flush
 from apps.projects.models import Project
 from apps.projects.services import project_create, project_publish, project_set_image
-from tests.discovery.records import node_key, signed_record
 from tests.factories import PASSWORD, OrganizationFactory, StaffFactory, UserFactory
-from tests.ledger.replica_sources import HonestSource, MemoryBook
+from tests.funding.network_books import follow_projects_of
+from tests.ledger.replica_sources import MemoryBook
 from tests.projects.conftest import goat_terms
 
 AMANI_PROJECT = str(uuid.uuid5(uuid.NAMESPACE_URL, "Amani boda-boda"))
@@ -140,21 +135,8 @@ def _amani_projects_followed() -> tuple[Follow, bytes, bytes]:
     }
     entry = {"type": "growr/project", "v": 1, "key": f"project:{AMANI_PROJECT}", "value": value}
     book.append([json.dumps(entry).encode()])
-    record = signed_record(
-        node_key("Amani Remote"),
-        network_id=network_id_for("growr"),
-        name="Amani Remote",
-        books=(BookAnnouncement(book.key, "projects", 1),),
-    )
-    discovery_services.node_identity_start()
-    status = AgentStatus(b"n" * 32, 1, 0, 1, {}, 0, 0, {}, 0)
-    discovery_services.agent_view_save(view=PeerView([record], [], [], status))
-    follow = follow_start(
-        key=book.key, kind="projects", sources=[record.url], publisher=record.node_id
-    )
-    follow_pull(follow_id=follow.pk, source_factory=lambda url: HonestSource(book, url))
-    follow_index(follow_id=follow.pk)
-    return follow, record.node_id, book.key
+    follow, node_id = follow_projects_of("Amani Remote", book)
+    return follow, node_id, book.key
 
 
 def build_world() -> World:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from apps.node.network import (
     demo_network,
     start_network,
     stop_network,
+    watch_network,
 )
 
 PORTAL_HINTS = {
@@ -70,7 +70,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         try:
             self._print_network(nodes, logins)
-            self._watch(nodes)
+            watch_network(nodes)
+        except NetworkError as error:
+            raise CommandError(str(error)) from error
         except KeyboardInterrupt:
             self.stdout.write("\nStopping the network …")
         finally:
@@ -92,10 +94,3 @@ class Command(BaseCommand):
             "\nC finds A and B through A's gossip port and follows their books within seconds. "
             "Ctrl-C stops every node."
         )
-
-    def _watch(self, nodes) -> None:
-        while True:
-            time.sleep(1)
-            for node in nodes:
-                if any(process.poll() is not None for process in node.processes):
-                    raise CommandError(f"node {node.name} stopped:\n{node.logs()}")

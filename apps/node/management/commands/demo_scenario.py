@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.node.management.commands.demo_network import network_from_options, network_options
-from apps.node.network import NetworkError, start_network, stop_network
+from apps.node.network import NetworkError, start_network, stop_network, watch_network
 from apps.node.scenario import ScenarioError, run_scenario
 
 
@@ -46,8 +45,7 @@ class Command(BaseCommand):
                 )
                 if options["keep"]:
                     self.stdout.write("The network keeps running; Ctrl-C stops it.")
-                    while True:
-                        time.sleep(1)
+                    watch_network(nodes)
             except (NetworkError, ScenarioError) as error:
                 logs = "\n".join(f"== node {n.name}\n{n.logs(1500)}" for n in nodes)
                 raise CommandError(f"{error}\n{logs}") from error
