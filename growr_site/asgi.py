@@ -2,11 +2,11 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "growr_site.settings.local")
+from apps.node.asgi import sync_chain_asgi_application
+
 # Build the Django app first: it populates the app registry that consumers' imports need.
-django_asgi_app = get_asgi_application()
+django_asgi_app = sync_chain_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

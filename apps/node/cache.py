@@ -31,8 +31,8 @@ class ProcessRedisCacheClient(RedisCacheClient):
     """Django's Redis cache client, with one redis.Redis per pool instead of one per call.
 
     Django builds a redis.Redis for every get and set, and each builds its table of response
-    callbacks (about 170 entries). Cache objects are per thread, and under ASGI every request
-    gets a thread of its own, so the clients are kept per pool for the whole process: a
+    callbacks (about 170 entries). Django keeps cache objects per request context under ASGI
+    (per thread elsewhere), so the clients are kept per pool for the whole process: a
     redis.Redis is thread-safe and holds no connection of its own (it borrows from the pool)."""
 
     # One per pool, and the pools are the process's (ProcessConnectionPool keeps one per URL

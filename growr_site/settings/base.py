@@ -127,6 +127,10 @@ TEMPLATES = [
     },
 ]
 
+# Request threads of each web process (apps/node/asgi.py): as many requests run at once, each
+# holding at most one database connection of the process's pool.
+GROWR_WEB_THREADS = env.int("GROWR_WEB_THREADS", default=4)
+
 # DATABASES
 # An empty DATABASE_URL means "not set", as an unset one does (compose passes empty values).
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'growr.sqlite3'}"
@@ -140,11 +144,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 else:
-    # A pool of connections per process (psycopg_pool). Under ASGI every request runs in a
-    # thread of its own, where a persistent connection (CONN_MAX_AGE) is never used again, and
-    # opening one per request (PostgreSQL forks a backend each time) cost more than most pages
-    # (bench/bench_load.py). GROWR_DB_POOL_SIZE=0 goes back to a connection per request, or per
-    # thread with CONN_MAX_AGE.
+    # A pool of connections per process (psycopg_pool): opening one per request (PostgreSQL
+    # forks a backend each time) cost more than most pages (bench/bench_load.py), and one kept
+    # per thread (CONN_MAX_AGE) would hold a connection for every thread of every process,
+    # busy or not. GROWR_DB_POOL_SIZE=0 goes back to a connection per request, or per thread
+    # with CONN_MAX_AGE.
     _pool_size = env.int("GROWR_DB_POOL_SIZE", default=10)
     _conn_max_age = env.int("CONN_MAX_AGE", default=0)
     if _pool_size and _conn_max_age:
@@ -253,11 +257,11 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Growr node <noreply@loca
 # How people hear of replies, codes and reminders: "console", "email" or a dotted path to an
 # apps.identity.notifiers.Notifier (an SMS gateway subclasses SmsNotifier).
 GROWR_NOTIFIERS = env.list("GROWR_NOTIFIERS", default=["email"])
-# Reminders: days before a due date, and days after it while unpaid.
 # How long a notification is kept once its person has read it (unread ones are kept).
 GROWR_NOTIFICATIONS_KEEP_READ = timedelta(
     days=env.int("GROWR_NOTIFICATIONS_KEEP_DAYS", default=180)
 )
+# Reminders: days before a due date, and days after it while unpaid.
 GROWR_REMINDER_DAYS_BEFORE = env.int("GROWR_REMINDER_DAYS_BEFORE", default=3)
 GROWR_REMINDER_DAYS_AFTER = env.list("GROWR_REMINDER_DAYS_AFTER", cast=int, default=[1, 7, 30])
 

@@ -1,6 +1,7 @@
-"""Under ASGI every request runs in a thread of its own with a cache object of its own: they
-must share the process's Redis connections, not open one each, and each cache object reuses its
-Redis client instead of building one per call (apps/node/cache.py)."""
+"""Under ASGI every request has a cache object of its own (Django keeps them per request
+context, per thread elsewhere): they must share the process's Redis connections, not open one
+each, and each cache object reuses its Redis client instead of building one per call
+(apps/node/cache.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_every_cache_object_of_a_process_shares_one_pool():
 
 
 def test_every_cache_object_of_a_process_shares_one_client():
-    """Under ASGI each request has a thread, and so a cache object, of its own."""
+    """Each thread, and under ASGI each request, has a cache object of its own."""
     cache = _cache()
     client = cache._cache.get_client(write=True)
     seen = []

@@ -1,0 +1,161 @@
+"""The web server's HTTP handler (apps/node/asgi.py): Django's middleware as one synchronous
+chain, run on a fixed set of request threads. Juma signs in and opens his dashboard through the
+ASGI application exactly as uvicorn calls it; a crowd of requests at once is answered in full by
+no more threads than the node is given."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
+import pytest
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+from asgiref.testing import ApplicationCommunicator
+
+from apps.node.asgi import SyncChainASGIHandler
+from growr_site.asgi import application
+from tests.factories import PASSWORD
+
+
+async def _ask(app, method: str, path: str, *, body: bytes = b"", headers=()) -> tuple:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(app, scope)
+    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    start = await communicator.receive_output(timeout=10)
+    content = b""
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        content += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(timeout=10)
+    headers = {name.lower(): value for name, value in start["headers"]}
+    return start["status"], headers, start["headers"], content.decode()
+
+
+def _cookies(raw_headers, jar: SimpleCookie) -> SimpleCookie:
+    for name, value in raw_headers:
+        if name.lower() == b"set-cookie":
+            jar.load(value.decode())
+    return jar
+
+
+def _cookie_header(jar: SimpleCookie) -> tuple[bytes, bytes]:
+    return b"cookie", "; ".join(f"{k}={m.value}" for k, m in jar.items()).encode()
+
+
+def test_the_middleware_runs_as_one_synchronous_chain():
+    handler = application.application_mapping["http"]
+
+    assert isinstance(handler, SyncChainASGIHandler)
+    assert not iscoroutinefunction(handler._middleware_chain)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_juma_signs_in_and_opens_his_dashboard_through_the_asgi_application(juma):
+    status, headers, raw, page = await _ask(application, "GET", "/accounts/login/")
+    assert status == 200 and b"content-security-policy" in headers
+    jar = _cookies(raw, SimpleCookie())
+    form = {
+        "username": juma.email,
+        "password": PASSWORD,
+        "csrfmiddlewaretoken": jar["csrftoken"].value,
+    }
+    status, headers, raw, _ = await _ask(
+        application,
+        "POST",
+        "/accounts/login/",
+        body=urlencode(form).encode(),
+        headers=[
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"referer", b"http://127.0.0.1/accounts/login/"),
+            _cookie_header(jar),
+        ],
+    )
+    assert status == 302, "the sign-in was refused"
+    jar = _cookies(raw, jar)
+
+    status, _, _, page = await _ask(application, "GET", "/staff/", headers=[_cookie_header(jar)])
+
+    assert status == 200 and "<title>Dashboard · Kijani Microfinance" in page
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_without_its_csrf_token_is_refused_by_the_chain(juma):
+    status, _, _, _ = await _ask(
+        application,
+        "POST",
+        "/accounts/login/",
+        body=urlencode({"username": juma.email, "password": PASSWORD}).encode(),
+        headers=[(b"content-type", b"application/x-www-form-urlencoded")],
+    )
+
+    assert status == 403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_crowd_of_requests_is_served_by_the_given_threads_only():
+    handler = SyncChainASGIHandler(threads=2)
+    chain = handler._middleware_chain
+    running, most_at_once, threads = 0, 0, set()
+    lock = threading.Lock()
+
+    def slow_chain(request):
+        nonlocal running, most_at_once
+        with lock:
+            running += 1
+            most_at_once = max(most_at_once, running)
+            threads.add(threading.current_thread().name)
+        try:
+            threading.Event().wait(0.05)  # long enough for the others to pile up
+            return chain(request)
+        finally:
+            with lock:
+                running -= 1
+
+    handler._middleware_chain = slow_chain
+
+    answers = await asyncio.gather(*(_ask(handler, "GET", "/accounts/login/") for _ in range(8)))
+
+    assert [status for status, *_ in answers] == [200] * 8
+    assert most_at_once == 2
+    assert len(threads) == 2 and all(name.startswith("request-") for name in threads)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_that_crosses_into_async_and_back_keeps_its_thread():
+    """The live notifications and the health check's channel-layer round trip call async code
+    from a request (async_to_sync); what that code runs synchronously again must come back to
+    the request's own thread, not wait for it (a deadlock) nor run on another."""
+    handler = SyncChainASGIHandler(threads=1)
+    chain = handler._middleware_chain
+    threads = []
+
+    async def through_the_event_loop() -> None:
+        await sync_to_async(lambda: threads.append(threading.current_thread().name))()
+
+    def bridging_chain(request):
+        threads.append(threading.current_thread().name)
+        async_to_sync(through_the_event_loop)()
+        return chain(request)
+
+    handler._middleware_chain = bridging_chain
+
+    status, *_ = await _ask(handler, "GET", "/accounts/login/")
+
+    assert status == 200 and threads == ["request-0_0", "request-0_0"]
