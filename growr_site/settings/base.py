@@ -128,8 +128,11 @@ TEMPLATES = [
 ]
 
 # Request threads of each web process (apps/node/asgi.py): as many requests run at once, each
-# holding at most one database connection of the process's pool.
-GROWR_WEB_THREADS = env.int("GROWR_WEB_THREADS", default=4)
+# holding at most one database connection of the process's pool. Two, as the cores of a small
+# machine: four fought over them and halved the throughput of some pages (bench/bench_load.py).
+GROWR_WEB_THREADS = env.int("GROWR_WEB_THREADS", default=2)
+if GROWR_WEB_THREADS < 1:
+    raise ImproperlyConfigured("GROWR_WEB_THREADS must be at least 1")
 
 # DATABASES
 # An empty DATABASE_URL means "not set", as an unset one does (compose passes empty values).
@@ -166,6 +169,12 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         None if _prepare_threshold == "off" else int(_prepare_threshold)
     )
+    if _pool_size and _pool_size < GROWR_WEB_THREADS:
+        # A request thread without a connection would wait GROWR_DB_POOL_TIMEOUT, then fail.
+        raise ImproperlyConfigured(
+            f"GROWR_DB_POOL_SIZE ({_pool_size}) is below GROWR_WEB_THREADS "
+            f"({GROWR_WEB_THREADS}): each request thread needs a connection"
+        )
     if _pool_size:
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 1,

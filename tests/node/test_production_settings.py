@@ -130,3 +130,35 @@ def test_production_answers_carry_the_content_security_policy():
     assert status == "200"
     assert "script-src 'self';" in policy
     assert "connect-src 'self' ws://node.example.org wss://node.example.org;" in policy
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"GROWR_WEB_THREADS": "0"}, "GROWR_WEB_THREADS must be at least 1"),
+        (
+            {"GROWR_WEB_THREADS": "12", "GROWR_DB_POOL_SIZE": "10"},
+            "GROWR_DB_POOL_SIZE (10) is below GROWR_WEB_THREADS (12)",
+        ),
+    ],
+)
+def test_a_node_refuses_request_threads_it_cannot_serve(overrides, message):
+    # The pool exists only on PostgreSQL; settings are refused before anything connects.
+    env = _production_env(DATABASE_URL="postgres://postgres@127.0.0.1:5432/growr", **overrides)
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_a_pool_as_large_as_the_request_threads_is_enough():
+    env = _production_env(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/growr",
+        GROWR_WEB_THREADS="6",
+        GROWR_DB_POOL_SIZE="6",
+    )
+
+    result = _manage("check", env=env)
+
+    assert result.returncode == 0, result.stderr
