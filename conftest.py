@@ -28,6 +28,16 @@ def pytest_configure(config) -> None:
             pytest.exit("CI runs need REDIS_URL pointing at Redis", returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def _projects_changed_forgotten():
+    """A test's rollback changes projects without saving them: the next test asks the database
+    when they last changed, not the cache (apps.projects.selectors.projects_changed)."""
+    yield
+    from apps.projects.selectors import forget_projects_changed
+
+    forget_projects_changed()
+
+
 @pytest.fixture
 def kijani(db):
     return OrganizationFactory(name="Kijani Microfinance", slug="kijani")

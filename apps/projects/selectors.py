@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
@@ -117,11 +118,30 @@ def open_projects(
     return projects
 
 
+# Where projects_changed keeps what the database said, and for how long. Under load the query
+# cost more than the cached page it keyed: the open projects API served 1.5-1.9x the requests
+# without it (docs/benchmarks.md).
+PROJECTS_CHANGED_KEY = "projects:changed"
+PROJECTS_CHANGED_SECONDS = 1
+
+
 def projects_changed() -> str:
     """When a project last changed, for the keys of cached lists of projects: every change of a
-    project (its terms, its state, its picture) sets its updated_at. One query, on an index."""
-    changed = Project.objects.aggregate(at=Max("updated_at"))["at"]
-    return changed.isoformat() if changed else "never"
+    project (its terms, its state, its picture) sets its updated_at. Asked of the database (one
+    query, on an index) at most once a PROJECTS_CHANGED_SECONDS per cache: a saved or deleted
+    project forgets the answer (receivers.project_changed), so only a change that bypasses save()
+    or commits while another request reads the time shows up to that long later."""
+    changed = cache.get(PROJECTS_CHANGED_KEY)
+    if changed is None:
+        latest = Project.objects.aggregate(at=Max("updated_at"))["at"]
+        changed = latest.isoformat() if latest else "never"
+        cache.set(PROJECTS_CHANGED_KEY, changed, timeout=PROJECTS_CHANGED_SECONDS)
+    return changed
+
+
+def forget_projects_changed() -> None:
+    """The next projects_changed asks the database."""
+    cache.delete(PROJECTS_CHANGED_KEY)
 
 
 def open_currencies(*, today: date | None = None) -> list[str]:

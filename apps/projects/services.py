@@ -269,10 +269,9 @@ def project_set_image(*, actor: User, project: Project, data: bytes) -> Project:
             picture.save(out, "JPEG", quality=85, optimize=True)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ValidationError({"image": "This file is not an image we can read."}) from exc
-    Project.objects.filter(pk=project.pk).update(
-        image=out.getvalue(), image_type="image/jpeg", updated_at=timezone.now()
-    )
     project.image, project.image_type = out.getvalue(), "image/jpeg"
+    project.updated_at = timezone.now()
+    project.save(update_fields=["image", "image_type", "updated_at"])
     return project
 
 

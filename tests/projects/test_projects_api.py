@@ -4,11 +4,13 @@ what a loan costs, and every answer has the shape the OpenAPI schema documents."
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.projects import selectors
@@ -63,11 +65,44 @@ def test_the_open_offers_are_kept_until_a_project_changes(as_, juma, amina):
         second = as_().get(url)
 
     assert [p["id"] for p in first.json()["results"]] == [str(goats.pk)]
-    assert second.content == first.content and len(again) == 1  # when projects last changed
+    assert second.content == first.content and len(again) == 0
     assert second["Content-Type"] == "application/json"
 
     project_pause(actor=amina, project=goats)
     assert as_().get(url).json()["results"] == []
+
+
+def test_a_change_that_bypasses_save_shows_once_the_cached_time_expires(as_, juma, amina):
+    from apps.projects.services import project_create, project_publish
+
+    goats = project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
+    url = reverse("api-projects")
+    assert len(as_().get(url).json()["results"]) == 1
+
+    Project.objects.filter(pk=goats.pk).update(status="paused", updated_at=timezone.now())
+    offers = [as_().get(url).json()["results"]]
+    deadline = time.monotonic() + selectors.PROJECTS_CHANGED_SECONDS + 2
+    while offers[-1] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        offers.append(as_().get(url).json()["results"])
+
+    assert len(offers[0]) == 1  # the time of the last change came from the cache
+    assert offers[-1] == []
+
+
+def test_a_change_committed_while_the_time_was_read_is_forgotten_after_the_commit(
+    amina, juma, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from apps.projects.services import project_create, project_publish
+
+    with django_capture_on_commit_callbacks(execute=True):
+        project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
+        read_in_between = selectors.projects_changed()
+        assert cache.get(selectors.PROJECTS_CHANGED_KEY) == read_in_between
+
+    assert cache.get(selectors.PROJECTS_CHANGED_KEY) is None
 
 
 def test_bad_terms_come_back_by_field(as_, juma):
