@@ -7,6 +7,9 @@ PORT ?= 8000
 
 .PHONY: run test lint format bench migrate seed demo demo-scenario install install-dev clean
 
+# The node names itself (e-mails, pages, the demo logins) by the address it serves, unless told.
+run seed: export GROWR_PUBLIC_URL ?= http://$(HOST):$(PORT)
+
 run: install migrate seed  ## set up and run the node (web, worker, beat) on http://$(HOST):$(PORT)
 	$(BIN)/python manage.py runnode --host $(HOST) --port $(PORT)
 
