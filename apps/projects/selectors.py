@@ -131,9 +131,10 @@ PROJECTS_CHANGED_SECONDS = 1
 def projects_changed() -> str:
     """When a project last changed, for the keys of cached lists of projects: every change of a
     project (its terms, its state, its picture) sets its updated_at. Asked of the database (one
-    query, on an index) at most once a PROJECTS_CHANGED_SECONDS per cache: a saved or deleted
-    project forgets the answer (receivers.project_changed), so only a change that bypasses save()
-    or commits while another request reads the time shows up to that long later."""
+    query, on an index) at most once every PROJECTS_CHANGED_SECONDS per cache: a saved or
+    deleted project forgets the answer (receivers.project_changed), so only a change that
+    bypasses save() or commits while another request reads the time shows up to that long
+    later."""
     changed = cache.get(PROJECTS_CHANGED_KEY)
     if changed is None:
         latest = Project.objects.aggregate(at=Max("updated_at"))["at"]

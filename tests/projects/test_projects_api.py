@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.projects import selectors
-from apps.projects.models import Project
+from apps.projects.models import Project, ProjectStatus
 from tests.openapi import schema_errors
 
 from .conftest import goat_terms
@@ -79,7 +79,9 @@ def test_a_change_that_bypasses_save_shows_once_the_cached_time_expires(as_, jum
     url = reverse("api-projects")
     assert len(as_().get(url).json()["results"]) == 1
 
-    Project.objects.filter(pk=goats.pk).update(status="paused", updated_at=timezone.now())
+    Project.objects.filter(pk=goats.pk).update(
+        status=ProjectStatus.PAUSED, updated_at=timezone.now()
+    )
     offers = [as_().get(url).json()["results"]]
     deadline = time.monotonic() + selectors.PROJECTS_CHANGED_SECONDS + 2
     while offers[-1] and time.monotonic() < deadline:
@@ -105,7 +107,7 @@ def test_a_change_committed_while_the_time_was_read_is_forgotten_after_the_commi
     assert cache.get(selectors.PROJECTS_CHANGED_KEY) is None
 
 
-def test_a_change_is_kept_when_the_cache_cannot_forget_the_time(as_, juma, amina, monkeypatch):
+def test_a_change_is_kept_when_the_cache_cannot_forget_the_time(juma, amina, monkeypatch):
     from apps.projects.services import project_create, project_pause, project_publish
 
     goats = project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
@@ -116,8 +118,8 @@ def test_a_change_is_kept_when_the_cache_cannot_forget_the_time(as_, juma, amina
     monkeypatch.setattr(selectors.cache, "delete", unreachable)
     paused = project_pause(actor=amina, project=goats)
 
-    assert paused.status == "paused"
-    assert Project.objects.get(pk=goats.pk).status == "paused"
+    assert paused.status == ProjectStatus.PAUSED
+    assert Project.objects.get(pk=goats.pk).status == ProjectStatus.PAUSED
 
 
 def test_bad_terms_come_back_by_field(as_, juma):
