@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse, JsonResponse
@@ -22,7 +23,7 @@ from rest_framework.views import APIView
 from apps.identity.api_errors import ApiErrorSerializer
 from apps.node.api_fields import QueryInteger
 
-from . import api_schema, selectors
+from . import api_schema, read_cache, selectors
 from .entries import KEY_RE
 from .hypercore.proofs import Proof
 from .models import Log
@@ -78,6 +79,21 @@ class PublicApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    def kept(self, request, build: Callable[[], dict]) -> HttpResponse | Response:
+        """The JSON that BUILD gives, kept a second under the books' generation (read_cache):
+        readers ask for the same heads and entries again and again, and a log's answer changes
+        only when the log does. Other formats (the browsable API) are built each time."""
+        renderer = request.accepted_renderer
+        if renderer.format != "json":
+            return Response(build())
+        body = read_cache.kept_answer(
+            address=request.get_full_path(),
+            build=lambda: renderer.render(
+                build(), request.accepted_media_type, self.get_renderer_context()
+            ),
+        )
+        return HttpResponse(body, content_type=renderer.media_type)
+
     @staticmethod
     def query(serializer_class, request) -> dict:
         """The query string, checked by SERIALIZER_CLASS (a 400 naming each bad field)."""
@@ -107,7 +123,9 @@ class BookListApi(PublicApi):
         responses=api_schema.BookListSerializer,
     )
     def get(self, request):
-        return Response({"books": [log_json(log) for log in Log.objects.order_by("book")]})
+        return self.kept(
+            request, lambda: {"books": [log_json(log) for log in Log.objects.order_by("book")]}
+        )
 
 
 class BookDetailApi(PublicApi):
@@ -116,7 +134,7 @@ class BookDetailApi(PublicApi):
         responses={200: api_schema.BookSerializer, 404: ApiErrorSerializer},
     )
     def get(self, request, key: str):
-        return Response(log_json(self.log_or_404(key)))
+        return self.kept(request, lambda: log_json(self.log_or_404(key)))
 
 
 class BlockRangeInput(serializers.Serializer):
@@ -142,16 +160,17 @@ class BlockRangeApi(PublicApi):
         responses={200: api_schema.BlockRangeSerializer, **BAD_REQUEST_ERRORS},
     )
     def get(self, request, key: str):
+        return self.kept(request, lambda: self._blocks(request, key))
+
+    def _blocks(self, request, key: str) -> dict:
         log = self.log_or_404(key)
         answer = self.in_range(selectors.log_range, log=log, **self.query(BlockRangeInput, request))
-        return Response(
-            {
-                "key": bytes(log.key).hex(),
-                "head": log_json(log)["head"],
-                "upgrade": proof_json(answer.upgrade) if answer.upgrade else None,
-                "blocks": [proof_json(p) for p in answer.blocks],
-            }
-        )
+        return {
+            "key": bytes(log.key).hex(),
+            "head": log_json(log)["head"],
+            "upgrade": proof_json(answer.upgrade) if answer.upgrade else None,
+            "blocks": [proof_json(p) for p in answer.blocks],
+        }
 
 
 class ReplicationRangeInput(serializers.Serializer):
@@ -235,12 +254,15 @@ class EntryApi(PublicApi):
         responses={200: api_schema.BookEntrySerializer, **BAD_REQUEST_ERRORS},
     )
     def get(self, request, key: str):
+        return self.kept(request, lambda: self._entry(request, key))
+
+    def _entry(self, request, key: str) -> dict:
         log = self.log_or_404(key)
         found = selectors.book_entry(log=log, key=_entry_key(request))
         if found is None:
             raise NotFound("This book has no entry with this key.")
         block_index, entry = found
-        return Response({"block": block_index, "entry": entry})
+        return {"block": block_index, "entry": entry}
 
 
 class EntryHistoryApi(PublicApi):
@@ -251,11 +273,14 @@ class EntryHistoryApi(PublicApi):
         responses={200: api_schema.BookHistorySerializer, **BAD_REQUEST_ERRORS},
     )
     def get(self, request, key: str):
+        return self.kept(request, lambda: self._history(request, key))
+
+    def _history(self, request, key: str) -> dict:
         log = self.log_or_404(key)
         history = selectors.book_history(log=log, key=_entry_key(request))
         if not history:
             raise NotFound("This book has no entry with this key.")
-        return Response({"history": [{"block": i, "entry": e} for i, e in history]})
+        return {"history": [{"block": i, "entry": e} for i, e in history]}
 
 
 HEAD_WAIT_MAX_SECONDS = 25

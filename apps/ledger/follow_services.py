@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.identity.models import Role, User
 from apps.identity.notifications import notify_user
 
-from . import storage
+from . import read_cache, storage
 from .entries import KEY_RE, InvalidEntry, decode_entry
 from .hypercore.crypto import discovery_key
 from .hypercore.signing import LogKeys, Mode
@@ -225,6 +225,7 @@ def _pull_from(follow: Follow, client: HttpSource, batch_blocks: int, progress: 
     if not log.public_key:
         Log.objects.filter(pk=log.pk).update(public_key=remote.public_key)
         log.public_key = remote.public_key
+        read_cache.books_changed(book=log.book)
     keys = log.core_keys
     verify_head(keys, remote.head)
     _check_against_ours(follow, remote.head, url=client.base_url)
@@ -304,6 +305,7 @@ def _pull_sparse(follow: Follow, client: HttpSource, keys, head: RemoteHead) -> 
             model.objects.filter(log_id=log.pk, **{f"{key}__lt": keep_from}).delete()
         BookKey.objects.filter(log_id=log.pk, block_index__lt=keep_from).delete()
         storage.index_add(log_id=log.pk, rows=_index_rows(start, [b.value for b in blocks]))
+        read_cache.books_changed(book=log.book)
         Follow.objects.filter(pk=follow.pk).update(
             verified_length=head.length,
             verified_byte_length=sum(r.size for r in roots),
@@ -369,6 +371,7 @@ def _store_batch(follow: Follow, answer: RemoteRange, batch: TreeBatch) -> None:
             signed_at=now,
         ):
             raise PulledElsewhere(f"the head of {log} was moved by another pull")
+        read_cache.books_changed(book=log.book)
     follow.verified_length = batch.length
     follow.verified_byte_length = batch.byte_length
     follow.verified_roots = pack_roots(batch.roots)
@@ -397,6 +400,7 @@ def follow_index(*, follow_id: int) -> int:
             rows = _index_rows(start, [values[i] for i in range(start, end)])
             storage.index_add(log_id=follow.log_id, rows=rows)
             Follow.objects.filter(pk=follow_id).update(indexed_length=end)
+            read_cache.books_changed(book=follow.log.book)
         indexed += end - start
 
 

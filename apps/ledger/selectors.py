@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from . import storage
+from . import read_cache, storage
 from .entries import InvalidEntry, decode_entry
 from .hypercore import flat_tree
 from .hypercore.crypto import Node, tree_hash
@@ -386,12 +386,19 @@ class PublishedProject:
 
 
 def projects_books_version() -> str:
-    """What every projects book this node holds is at (its signed tree hash), for the keys of
-    cached catalogue pages: an entry appended to any of them changes it. One query."""
+    """What every projects book this node holds is at, for the keys of cached catalogue pages:
+    its signed tree hash, and for a followed one how far it is indexed (its entries show once
+    indexed, after the pull). One query, at most once a second (read_cache.projects_version)."""
+    return read_cache.projects_version(_projects_books_at)
+
+
+def _projects_books_at() -> str:
     heads = (
-        Log.objects.filter(book=Book.PROJECTS).order_by("pk").values_list("tree_hash", flat=True)
+        Log.objects.filter(book=Book.PROJECTS)
+        .order_by("pk")
+        .values_list("tree_hash", "follow__indexed_length")
     )
-    return ",".join(bytes(tree_hash).hex() for tree_hash in heads)
+    return ",".join(f"{bytes(tree_hash).hex()}:{indexed}" for tree_hash, indexed in heads)
 
 
 def published_projects(*, offset: int, limit: int) -> tuple[list[PublishedProject], int]:

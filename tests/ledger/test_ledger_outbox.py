@@ -63,6 +63,7 @@ def test_committed_entries_are_appended_in_commit_order():
 def test_entries_lost_with_a_dead_worker_are_appended_by_the_sweep(
     django_capture_on_commit_callbacks,
 ):
+    log_for_book(book=Book.PAYMENTS)  # made beforehand: its making tells the cache after commit
     # The change commits, but its flush task never runs: the worker died in between.
     with django_capture_on_commit_callbacks(execute=False) as lost_tasks:
         _publish_payment(7)

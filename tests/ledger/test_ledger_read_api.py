@@ -9,7 +9,8 @@ from apps.ledger.hypercore.errors import HypercoreError
 from apps.ledger.hypercore.proofs import verify_block_path, verify_proof
 from apps.ledger.hypercore.vectors import parse_proof
 from apps.ledger.models import Block, Book
-from apps.ledger.services import book_publish, log_for_book
+from apps.ledger.services import log_for_book
+from tests.ledger.loan_entries import publish_loan_version
 from tests.openapi import openapi_validator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,30 +20,7 @@ LOAN = "4b1f3b8e-1c1a-4d7e-9a56-2f3c1d9e8a01"
 @pytest.fixture
 def loans_book():
     for n, status in enumerate(["submitted", "approved", "active"]):
-        book_publish(
-            book=Book.LOANS,
-            entry_type="growr/loan",
-            version=1,
-            key=f"loan:{LOAN}",
-            value={
-                "loan": LOAN,
-                "project": LOAN,
-                "version": n + 1,
-                "status": status,
-                "currency": "KES",
-                "amount": "500.00",
-                "duration": 6,
-                "duration_unit": "months",
-                "submitted_on": "2026-11-20",
-                "agreement_hash": None,
-                "disbursed_on": None,
-                "closed_on": None,
-                "repaid": {"principal": "0.00", "interest": "0.00", "fees": "0.00"},
-                "written_off": "0.00",
-                "days_past_due": 0,
-                "arrears_bucket": "current",
-            },
-        )
+        publish_loan_version(loan=LOAN, status=status, version=n + 1)
     return log_for_book(book=Book.LOANS)
 
 

@@ -1,0 +1,84 @@
+"""What the books' readers ask again and again, kept in the cache: the public read API's answers
+and the version of the projects books that keys the network catalogue.
+
+A change of a book (an outbox flush, a followed log's pull, its indexing, a log made or dropped)
+calls books_changed at once, for reads in its own transaction, and again after its commit, for a
+read that looked in between. Each kept answer lives a second at most: the embedded default's
+cache is each process's own, so a change made by the worker reaches a web process's reads that
+late, and so does an append through services.log_writer alone, which tells nobody (the outbox
+flush, the one writer of the node's books, tells once per batch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import transaction
+
+from .models import Book
+
+logger = logging.getLogger(__name__)
+
+# Moved on by every change of any book; the read API's answers are kept under it. It starts from
+# the clock, so a generation lost with the cache (an eviction, a restart of Redis) never comes
+# back as one that answers were kept under.
+GENERATION_KEY = "books:generation"
+ANSWER_SECONDS = 1
+PROJECTS_VERSION_KEY = "books:projects-version"
+PROJECTS_VERSION_SECONDS = 1
+
+
+def books_changed(*, book: str) -> None:
+    """A log of kind BOOK changed: what was kept of the books is asked anew, now and after the
+    commit. A cache out of reach (Redis down) is logged, not raised: what it keeps lasts a
+    second anyway, and a book's change must not fail for it."""
+    _forget(book)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _forget(book), robust=True)
+
+
+def _forget(book: str) -> None:
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:
+        pass  # no generation yet: the next reader starts one
+    except Exception:
+        logger.warning("could not move the books' generation on", exc_info=True)
+    if book == Book.PROJECTS:
+        try:
+            cache.delete(PROJECTS_VERSION_KEY)
+        except Exception:
+            logger.warning("could not forget the projects books' version", exc_info=True)
+
+
+def books_generation() -> int:
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+        generation = cache.get(GENERATION_KEY, 0)
+    return generation
+
+
+def kept_answer(*, address: str, build: Callable[[], bytes]) -> bytes:
+    """The read API's answer to ADDRESS (path and query), as BUILD gives it, kept a second under
+    the books' generation. Only answers are kept: BUILD raises for a refusal."""
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    key = f"books:answer:{books_generation()}:{digest}"
+    body = cache.get(key)
+    if body is None:
+        body = build()
+        cache.set(key, body, timeout=ANSWER_SECONDS)
+    return body
+
+
+def projects_version(read: Callable[[], str]) -> str:
+    """What READ says of the projects books (one query), kept a second."""
+    version = cache.get(PROJECTS_VERSION_KEY)
+    if version is None:
+        version = read()
+        cache.set(PROJECTS_VERSION_KEY, version, timeout=PROJECTS_VERSION_SECONDS)
+    return version

@@ -1,0 +1,140 @@
+"""Readers of the books ask for the same heads and entries again and again: Pablo, an investor
+with a script, reads a loan's entry every second and gets the answer the node kept, without a
+query; the moment Amina's node publishes a new version of the loan he reads it. A followed
+projects book's new projects reach the catalogue's version as soon as they are indexed."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from apps.ledger import read_cache, selectors
+from apps.ledger.follow_services import follow_index, follow_pull, follow_start
+from apps.ledger.models import Book, Log
+from apps.ledger.services import log_for_book
+from tests.ledger.loan_entries import publish_loan_version
+from tests.ledger.replica_sources import HonestSource, MemoryBook, entry
+
+LOAN = "9d0c7f0e-5b2a-4c8e-8f1d-6a7b3c2d1e0f"
+AMANI_URL = "http://amani.example"
+
+
+def _publish_loan(status: str, version: int) -> None:
+    publish_loan_version(loan=LOAN, status=status, version=version)
+
+
+@pytest.fixture
+def loans_key(transactional_db) -> str:
+    _publish_loan("submitted", 1)
+    return bytes(log_for_book(book=Book.LOANS).key).hex()
+
+
+def _get(path: str):
+    with CaptureQueriesContext(connection) as queries:
+        answer = APIClient().get(path)
+    return answer, len(queries)
+
+
+def test_a_reader_asking_again_is_answered_without_a_query(loans_key):
+    paths = [
+        "/api/books/",
+        f"/api/books/{loans_key}/",
+        f"/api/books/{loans_key}/entry/?key=loan:{LOAN}",
+        f"/api/books/{loans_key}/history/?key=loan:{LOAN}",
+        f"/api/books/{loans_key}/blocks/?start=0&end=1",
+    ]
+    for path in paths:
+        first, asked = _get(path)
+        again, asked_again = _get(path)
+
+        assert first.status_code == 200 and asked > 0, path
+        assert (again.content, asked_again) == (first.content, 0), path
+        assert again["Content-Type"] == "application/json"
+
+
+def test_a_new_version_shows_at_once_in_every_answer(loans_key):
+    entry_path = f"/api/books/{loans_key}/entry/?key=loan:{LOAN}"
+    book_path = f"/api/books/{loans_key}/"
+    assert _get(entry_path)[0].json()["entry"]["value"]["status"] == "submitted"
+    assert _get(book_path)[0].json()["length"] == 1
+
+    _publish_loan("approved", 2)
+
+    assert _get(entry_path)[0].json()["entry"]["value"]["status"] == "approved"
+    assert _get(book_path)[0].json()["length"] == 2
+    history = _get(f"/api/books/{loans_key}/history/?key=loan:{LOAN}")[0].json()["history"]
+    assert [h["entry"]["value"]["status"] for h in history] == ["approved", "submitted"]
+
+
+def test_a_refusal_is_not_kept(loans_key):
+    path = f"/api/books/{loans_key}/entry/?key=loan:unknown"
+
+    first, _ = _get(path)
+    again, asked_again = _get(path)
+
+    assert (first.status_code, again.status_code) == (404, 404)
+    assert asked_again > 0
+
+
+def test_an_answer_is_kept_a_second_at_most(loans_key, monkeypatch):
+    # The embedded default's cache is each process's own: a change the worker makes reaches a
+    # web process's kept answers only when they expire.
+    kept, keep = [], read_cache.cache.set
+    monkeypatch.setattr(
+        read_cache.cache,
+        "set",
+        lambda key, value, timeout: kept.append((key, timeout)) or keep(key, value, timeout),
+    )
+
+    _get(f"/api/books/{loans_key}/")
+
+    assert [timeout for key, timeout in kept if key.startswith("books:answer:")] == [
+        read_cache.ANSWER_SECONDS
+    ]
+    assert read_cache.ANSWER_SECONDS == 1
+
+
+def test_a_publication_succeeds_when_the_cache_is_out_of_reach(loans_key, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(read_cache.cache, "incr", unreachable)
+    monkeypatch.setattr(read_cache.cache, "delete", unreachable)
+
+    _publish_loan("approved", 2)
+
+    assert log_for_book(book=Book.LOANS).length == 2
+
+
+def test_a_generation_lost_with_the_cache_starts_past_every_kept_one(db):
+    before = read_cache.books_generation()
+    read_cache.cache.delete(read_cache.GENERATION_KEY)  # an eviction, or Redis restarted
+
+    assert read_cache.books_generation() > before
+
+
+@pytest.fixture
+def amani_projects() -> MemoryBook:
+    book = MemoryBook()
+    book.append([entry(n) for n in range(20)])
+    return book
+
+
+def test_a_followed_projects_book_moves_the_catalogue_version_when_pulled_and_indexed(
+    db, amani_projects
+):
+    follow = follow_start(key=amani_projects.key, kind="projects", sources=[AMANI_URL])
+    before = selectors.projects_books_version()
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.projects_books_version() == before
+    assert len(queries) == 0
+
+    follow_pull(follow_id=follow.pk, source_factory={AMANI_URL: HonestSource(amani_projects)}.get)
+    pulled = selectors.projects_books_version()
+    follow_index(follow_id=follow.pk)
+    indexed = selectors.projects_books_version()
+
+    assert len({before, pulled, indexed}) == 3
+    assert Log.objects.get(pk=follow.log_id).length == 20
