@@ -19,6 +19,8 @@ from collections.abc import Callable
 from django.core.cache import cache
 from django.db import transaction
 
+from apps.node.cache import kept_at_version
+
 from .models import Book
 
 logger = logging.getLogger(__name__)
@@ -64,15 +66,16 @@ def books_generation() -> int:
 
 
 def kept_answer(*, address: str, build: Callable[[], bytes]) -> bytes:
-    """The read API's answer to ADDRESS (path and query), as BUILD gives it, kept a second under
-    the books' generation. Only answers are kept: BUILD raises for a refusal."""
-    digest = hashlib.sha256(address.encode()).hexdigest()
-    key = f"books:answer:{books_generation()}:{digest}"
-    body = cache.get(key)
-    if body is None:
-        body = build()
-        cache.set(key, body, timeout=ANSWER_SECONDS)
-    return body
+    """The read API's answer to ADDRESS (path and query), as BUILD gives it, kept a second and
+    built again once the books' generation moved on. Only answers are kept: BUILD raises for a
+    refusal."""
+    return kept_at_version(
+        key="books:answer:" + hashlib.sha256(address.encode()).hexdigest(),
+        version_key=GENERATION_KEY,
+        version=books_generation,
+        build=build,
+        seconds=ANSWER_SECONDS,
+    )
 
 
 def projects_version(read: Callable[[], str]) -> str:

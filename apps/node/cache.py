@@ -1,4 +1,5 @@
-"""One pool of Redis connections per process for Django's cache, and one client per pool.
+"""One pool of Redis connections per process for Django's cache, and one client per pool; and
+answers kept beside the version they were built at (kept_at_version).
 
 Django keeps a cache object per thread, and under ASGI every request runs in a thread of its
 own, so its Redis cache opened a connection for every request and dropped it after (Django
@@ -8,8 +9,10 @@ child, so every cache object of a process shares one (settings: CACHES' "pool_cl
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import ClassVar
 
+from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis import ConnectionPool, Redis
 
@@ -58,3 +61,27 @@ class ProcessRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ProcessRedisCacheClient
+
+
+def kept_at_version(
+    *,
+    key: str,
+    version_key: str,
+    version: Callable[[], object],
+    build: Callable[[], bytes],
+    seconds: int,
+) -> bytes:
+    """What BUILD gives, kept SECONDS under KEY beside the version it was built at. The version
+    is what the cache holds under VERSION_KEY (VERSION gives it when the cache has none), and a
+    kept answer of another version is built again. Both are read in one round trip: under load
+    the second round trip of a version-in-the-key cost a tenth of the read APIs' throughput."""
+    found = cache.get_many([version_key, key])
+    current = found.get(version_key)
+    if current is None:
+        current = version()
+    kept = found.get(key)
+    if kept is not None and kept[0] == current:
+        return kept[1]
+    body = build()
+    cache.set(key, (current, body), timeout=seconds)
+    return body

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +18,7 @@ from apps.identity.api_errors import ApiErrorSerializer
 from apps.identity.models import Role
 from apps.identity.permissions import IsOriginatorAdmin, IsOriginatorStaff, role_permission
 from apps.node.api_fields import QueryInteger
+from apps.node.cache import kept_at_version
 
 from . import selectors, services
 from .models import Frequency, InterestMethod, Project
@@ -192,15 +192,21 @@ class OpenProjectsApi(ListAPIView):
         renderer = request.accepted_renderer
         if renderer.format != "json":
             return super().list(request, *args, **kwargs)
-        version = f"{selectors.projects_changed()}|{timezone.localdate()}"
-        address = request.build_absolute_uri()
-        key = "open-projects:" + hashlib.sha256(f"{version}|{address}".encode()).hexdigest()
-        body = cache.get(key)
-        if body is None:
-            data = super().list(request, *args, **kwargs).data
-            body = renderer.render(data, request.accepted_media_type, self.get_renderer_context())
-            cache.set(key, body, timeout=OPEN_PROJECTS_CACHE_SECONDS)
+        address = f"{timezone.localdate()}|{request.build_absolute_uri()}"
+        body = kept_at_version(
+            key="open-projects:" + hashlib.sha256(address.encode()).hexdigest(),
+            version_key=selectors.PROJECTS_CHANGED_KEY,
+            version=selectors.projects_changed,
+            build=lambda: self._page_json(request, *args, **kwargs),
+            seconds=OPEN_PROJECTS_CACHE_SECONDS,
+        )
         return HttpResponse(body, content_type=renderer.media_type)
+
+    def _page_json(self, request, *args, **kwargs) -> bytes:
+        data = super().list(request, *args, **kwargs).data
+        return request.accepted_renderer.render(
+            data, request.accepted_media_type, self.get_renderer_context()
+        )
 
     @extend_schema(
         parameters=[

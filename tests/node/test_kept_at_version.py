@@ -1,0 +1,57 @@
+"""A page kept beside the version it was built at: built once per version, read back with the
+version in one round trip to the cache, and built again when the version moves on
+(apps.node.cache.kept_at_version)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from apps.node import cache as node_cache
+
+VERSION_KEY = "test:kept:version"
+KEY = "test:kept:answer"
+
+
+@pytest.fixture(autouse=True)
+def _clean_keys():
+    cache.delete_many([VERSION_KEY, KEY])
+    yield
+    cache.delete_many([VERSION_KEY, KEY])
+
+
+def _kept(builds: list[int]) -> bytes:
+    def build() -> bytes:
+        builds.append(1)
+        return f"page {cache.get(VERSION_KEY)}".encode()
+
+    def version() -> int:
+        cache.set(VERSION_KEY, 1)
+        return 1
+
+    return node_cache.kept_at_version(
+        key=KEY, version_key=VERSION_KEY, version=version, build=build, seconds=60
+    )
+
+
+def test_an_answer_is_built_once_per_version_and_read_in_one_round_trip(monkeypatch):
+    builds: list[int] = []
+    first = _kept(builds)
+    reads = []
+    monkeypatch.setattr(cache, "get", lambda *a, **k: reads.append(a))
+    many = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys: reads.append(keys) or many(keys))
+
+    again = _kept(builds)
+
+    assert (first, again, len(builds)) == (b"page 1", b"page 1", 1)
+    assert reads == [[VERSION_KEY, KEY]]
+
+
+def test_a_new_version_builds_the_answer_again():
+    builds: list[int] = []
+    _kept(builds)
+    cache.set(VERSION_KEY, 2)
+
+    assert (_kept(builds), len(builds)) == (b"page 2", 2)
+    assert (_kept(builds), len(builds)) == (b"page 2", 2)
