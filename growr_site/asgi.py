@@ -25,5 +25,5 @@ application = ProtocolTypeRouter(
 )
 
 # What loading made lives as long as the process: full collections no longer walk it. Under wrk
-# that cut the p99 of every target by a third to a half (docs/benchmarks.md).
+# that cut the p99 of the trivial view and the read APIs by a third to a half (docs/benchmarks.md).
 gc.freeze()
