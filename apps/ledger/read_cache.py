@@ -58,6 +58,7 @@ def _forget(book: str) -> None:
 
 
 def books_generation() -> int:
+    """The books' generation, started from the clock when the cache has none."""
     generation = cache.get(GENERATION_KEY)
     if generation is None:
         cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
