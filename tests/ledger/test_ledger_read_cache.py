@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
 from apps.ledger import read_cache, selectors
@@ -138,3 +139,15 @@ def test_a_followed_projects_book_moves_the_catalogue_version_when_pulled_and_in
 
     assert len({before, pulled, indexed}) == 3
     assert Log.objects.get(pk=follow.log_id).length == 20
+
+
+def test_with_redis_out_of_reach_the_books_are_still_read(loans_key, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise RedisConnectionError("Redis is down")
+
+    monkeypatch.setattr(read_cache.cache, "get_many", unreachable)
+
+    answer, asked = _get(f"/api/books/{loans_key}/entry/?key=loan:{LOAN}")
+
+    assert answer.status_code == 200 and asked > 0
+    assert answer.json()["entry"]["value"]["status"] == "submitted"
