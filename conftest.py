@@ -50,6 +50,30 @@ def _books_answers_forgotten():
 
 
 @pytest.fixture
+def redis_out_of_reach(settings, monkeypatch):
+    """Redis out of reach, as in an outage, for all that uses it with REDIS_URL: the node's
+    caches (settings.redis_caches) with the sessions in the database behind them, the channel
+    layer and Celery's broker, on a port nobody serves. Tasks are sent, not run in the test."""
+    from apps.node.network import free_port
+    from celery_worker.app import app
+    from growr_site.settings.base import redis_caches
+
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHES = redis_caches(nowhere)
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [nowhere]},
+        }
+    }
+    monkeypatch.setitem(app.conf, "broker_url", nowhere)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setattr(app, "_pool", None)  # connections come from the new broker URL
+
+
+@pytest.fixture
 def kijani(db):
     return OrganizationFactory(name="Kijani Microfinance", slug="kijani")
 

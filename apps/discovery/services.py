@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -270,8 +269,9 @@ def _follow_announced_books(*, records: Sequence[NodeRecord]) -> None:
             )
             behind.add(followed[book.key].pk)
     # Gossip brings a writer's new lengths within seconds: pull at once instead of at the poll.
+    # Lambdas, not partials: Django's robust=True names a failed callback by its __qualname__.
     for follow_id in behind:
-        transaction.on_commit(partial(follow_pull_task.delay, follow_id), robust=True)
+        transaction.on_commit(lambda pk=follow_id: follow_pull_task.delay(pk), robust=True)
 
 
 def _auto_follows_left() -> bool:

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -122,8 +121,9 @@ def _publish(commitment: Commitment) -> None:
 
 def _progress_changed(project: Project) -> None:
     """After commit, send PROJECT's new funding figures to its open pages; a failure to send
-    never undoes the change (robust)."""
-    transaction.on_commit(partial(progress.progress_send, project_id=project.pk), robust=True)
+    never undoes the change (robust; a lambda, since Django names a failed callback by its
+    __qualname__, which a partial lacks)."""
+    transaction.on_commit(lambda: progress.progress_send(project_id=project.pk), robust=True)
 
 
 def _move(commitment: Commitment, to: str) -> Commitment:

@@ -4,8 +4,6 @@ A socket in another process, or one that was down, finds the row by itself."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
@@ -47,8 +45,9 @@ def notify_user(
         "type": "notification.message",
         "notification": dict(NotificationSerializer(notification).data),
     }
-    # A lost live message is found by the sockets' own reads: it never undoes the change.
-    transaction.on_commit(partial(_send, user_group(user_id), message), robust=True)
+    # A lost live message is found by the sockets' own reads: it never undoes the change. A
+    # lambda, since Django names a failed robust callback by its __qualname__ (a partial has none).
+    transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
     return notification
 
 

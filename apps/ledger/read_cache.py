@@ -11,8 +11,8 @@ flush, the one writer of the node's books, tells once per batch).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 
@@ -22,8 +22,6 @@ from django.db import transaction
 from apps.node.cache import kept_at_version
 
 from .models import Book
-
-logger = logging.getLogger(__name__)
 
 # Moved on by every change of any book; the read API's answers are kept under it. It starts from
 # the clock, so a generation lost with the cache (an eviction, a restart of Redis) never comes
@@ -36,25 +34,17 @@ PROJECTS_VERSION_SECONDS = 1
 
 def books_changed(*, book: str) -> None:
     """A log of kind BOOK changed: what was kept of the books is asked anew, now and after the
-    commit. A cache out of reach (Redis down) is logged, not raised: what it keeps lasts a
-    second anyway, and a book's change must not fail for it."""
+    commit. A cache out of reach forgets nothing, and needs not: what it kept lasts a second."""
     _forget(book)
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: _forget(book), robust=True)
 
 
 def _forget(book: str) -> None:
-    try:
+    with contextlib.suppress(ValueError):  # no generation yet: the next reader starts one
         cache.incr(GENERATION_KEY)
-    except ValueError:
-        pass  # no generation yet: the next reader starts one
-    except Exception:
-        logger.warning("could not move the books' generation on", exc_info=True)
     if book == Book.PROJECTS:
-        try:
-            cache.delete(PROJECTS_VERSION_KEY)
-        except Exception:
-            logger.warning("could not forget the projects books' version", exc_info=True)
+        cache.delete(PROJECTS_VERSION_KEY)
 
 
 def books_generation() -> int:

@@ -7,6 +7,7 @@ head it was computed from, so two appends never sign or store the same length.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,6 +22,8 @@ from .hypercore.signing import LogKeys, Mode, Signer
 from .hypercore.tree import TreeBatch, pack_roots, unpack_roots
 from .models import Block, Book, BookEntry, BookKey, Log, OutboxEntry
 from .sealing import seal, unseal
+
+logger = logging.getLogger(__name__)
 
 MAX_APPEND_BLOCKS = 10_000
 
@@ -162,7 +165,16 @@ class _FlushBooks:
     def __call__(self) -> None:
         from .tasks import outbox_flush_task
 
-        outbox_flush_task.delay(*sorted(self.books))
+        # A broker out of reach must not fail the caller's committed change, and Django's
+        # robust=True cannot log the failure of a callable object (it asks for __qualname__).
+        try:
+            outbox_flush_task.delay(*sorted(self.books))
+        except Exception:
+            logger.warning(
+                "could not send the flush of %s: beat's outbox sweep appends them later",
+                ", ".join(sorted(self.books)),
+                exc_info=True,
+            )
 
 
 def _flush_after_commit(book: str) -> None:
@@ -172,9 +184,7 @@ def _flush_after_commit(book: str) -> None:
         if isinstance(callback, _FlushBooks):
             callback.books.add(book)
             return
-    # robust: a broker that is down must not fail the caller's committed change; beat's sweep
-    # appends the entry later.
-    transaction.on_commit(_FlushBooks(book), robust=True)
+    transaction.on_commit(_FlushBooks(book))
 
 
 OUTBOX_BATCH = 1000

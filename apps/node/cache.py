@@ -1,19 +1,27 @@
-"""One pool of Redis connections per process for Django's cache, and one client per pool; and
-answers kept beside the version they were built at (kept_at_version).
+"""Django's cache on Redis, as the node uses it: one pool of connections per process, one client
+per pool, answers without Redis while it is out of reach; and answers kept beside the version
+they were built at (kept_at_version).
 
 Django keeps a cache object per thread, and under ASGI every request runs in a thread of its
 own, so its Redis cache opened a connection for every request and dropped it after (Django
 tickets #33625 and #35651). redis-py's pools are thread-safe and reset themselves in a forked
-child, so every cache object of a process shares one (settings: CACHES' "pool_class")."""
+child, so every cache object of a process shares one (settings: CACHES' "pool_class").
+
+Nothing the node keeps in the cache is the only copy of anything: sessions are written through
+to the database, and every other entry is kept under the version it was built at and lasts
+seconds to a minute. So a cache out of reach is a cache that misses and keeps nothing, and the
+pages, sessions and read APIs are built from the database meanwhile (slower, but answered)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from time import monotonic
 from typing import ClassVar
 
 from django.core.cache import cache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis import ConnectionPool, Redis, RedisError
 
@@ -59,11 +67,80 @@ class ProcessRedisCacheClient(RedisCacheClient):
 
 
 class ProcessRedisCache(RedisCache):
-    """Django's Redis cache on ProcessRedisCacheClient (settings: CACHES' "BACKEND")."""
+    """Django's Redis cache on ProcessRedisCacheClient (settings: CACHES' "BACKEND"), which
+    misses while Redis is out of reach: a read finds nothing, a write keeps nothing. A process
+    that found it out of reach leaves it alone for RETRY_SECONDS, so an outage costs a request
+    no connection timeout after the first, and is logged once per retry, not per call.
+
+    An entry lasts LONGEST_TIMEOUT seconds at most when the alias sets it (CACHES' sessions)."""
+
+    RETRY_SECONDS = 5.0
+    # Per Redis (its servers), when this process asks it again.
+    _out_of_reach_until: ClassVar[dict[tuple[str, ...], float]] = {}
 
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ProcessRedisCacheClient
+        self._longest_timeout = params.get("LONGEST_TIMEOUT")
+
+    def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
+        seconds = super().get_backend_timeout(timeout)
+        if self._longest_timeout is None:
+            return seconds
+        return self._longest_timeout if seconds is None else min(seconds, self._longest_timeout)
+
+    def ping(self) -> None:
+        """Raises RedisError when Redis does not answer, whatever this process found before."""
+        self._cache.get_client().ping()
+
+    def _or_missed(self, missed, call, *args):
+        servers = tuple(self._servers)
+        if monotonic() < self._out_of_reach_until.get(servers, 0.0):
+            return missed
+        try:
+            return call(*args)
+        except RedisError:
+            self._out_of_reach_until[servers] = monotonic() + self.RETRY_SECONDS
+            logger.warning(
+                "the cache is out of reach: answering without it for %s s",
+                self.RETRY_SECONDS,
+                exc_info=True,
+            )
+            return missed
+
+    def get(self, key, default=None, version=None):
+        return self._or_missed(default, super().get, key, default, version)
+
+    def get_many(self, keys, version=None):
+        return self._or_missed({}, super().get_many, keys, version)
+
+    def has_key(self, key, version=None):
+        return self._or_missed(False, super().has_key, key, version)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or_missed(False, super().add, key, value, timeout, version)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or_missed(None, super().set, key, value, timeout, version)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or_missed(list(data), super().set_many, data, timeout, version)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or_missed(False, super().touch, key, timeout, version)
+
+    def delete(self, key, version=None):
+        return self._or_missed(False, super().delete, key, version)
+
+    def delete_many(self, keys, version=None):
+        return self._or_missed(None, super().delete_many, keys, version)
+
+    def incr(self, key, delta=1, version=None):
+        """The new value; None when Redis is out of reach (nothing was counted)."""
+        return self._or_missed(None, super().incr, key, delta, version)
+
+    def clear(self):
+        return self._or_missed(False, super().clear)
 
 
 def kept_at_version(
@@ -79,20 +156,13 @@ def kept_at_version(
     kept answer of another version is built again. Both are read in one round trip: under load
     the second round trip of a version-in-the-key cost a tenth of the read APIs' throughput.
     With Redis out of reach the answer is built each time: slower, but still answered."""
-    try:
-        found = cache.get_many([version_key, key])
-        current = found.get(version_key)
-        if current is None:
-            current = version()
-    except RedisError:
-        logger.warning("the cache is out of reach: answering without it", exc_info=True)
-        return build()
+    found = cache.get_many([version_key, key])
+    current = found.get(version_key)
+    if current is None:
+        current = version()
     kept = found.get(key)
     if kept is not None and kept[0] == current:
         return kept[1]
     body = build()
-    try:
-        cache.set(key, (current, body), timeout=seconds)
-    except RedisError:
-        logger.warning("the cache is out of reach: the answer is not kept", exc_info=True)
+    cache.set(key, (current, body), timeout=seconds)
     return body

@@ -16,10 +16,13 @@ from pathlib import Path
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connections
 from django.utils import timezone
 from kombu import Connection
+from redis import RedisError
 
+from .cache import ProcessRedisCache
 from .models import WorkerHeartbeat
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -97,6 +100,19 @@ async def _channel_layer_round_trip(alias: str) -> None:
         raise RuntimeError("received a different message than the one sent")
 
 
+def cache_health(alias: str = "default") -> ComponentHealth:
+    """The node answers without its cache (apps/node/cache.py), slower: this says whether it
+    has one."""
+    backend = caches[alias]
+    if not isinstance(backend, ProcessRedisCache):
+        return ComponentHealth(True, type(backend).__name__)
+    try:
+        backend.ping()
+    except RedisError as exc:
+        return ComponentHealth(False, f"cache unreachable: {exc}")
+    return ComponentHealth(True, "redis")
+
+
 def worker_health(max_age: timedelta | None = None) -> ComponentHealth:
     max_age = max_age or settings.GROWR_WORKER_HEARTBEAT_MAX_AGE
     try:
@@ -117,6 +133,7 @@ def node_health() -> NodeHealth:
             "database": database_health(),
             "broker": broker_health(),
             "channel_layer": channel_layer_health(),
+            "cache": cache_health(),
             "worker": worker_health(),
         }
     )

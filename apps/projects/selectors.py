@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -18,8 +17,6 @@ from apps.identity.models import Organization, User
 
 from . import eligibility, schedule
 from .models import DURATION_UNITS, Frequency, Project, ProjectEvent, ProjectStatus, money_text
-
-logger = logging.getLogger(__name__)
 
 VISIBLE = (ProjectStatus.PUBLISHED, ProjectStatus.PAUSED, ProjectStatus.CLOSED)
 
@@ -144,13 +141,9 @@ def projects_changed() -> str:
 
 
 def forget_projects_changed() -> None:
-    """The next projects_changed asks the database. What the cache keeps lasts a second anyway,
-    so a cache out of reach (Redis down) is logged, not raised: a project's change must not fail
-    for it."""
-    try:
-        cache.delete(PROJECTS_CHANGED_KEY)
-    except Exception:
-        logger.warning("could not forget when projects last changed", exc_info=True)
+    """The next projects_changed asks the database. A cache out of reach forgets nothing, and
+    needs not: what it keeps lasts a second."""
+    cache.delete(PROJECTS_CHANGED_KEY)
 
 
 def open_currencies(*, today: date | None = None) -> list[str]:

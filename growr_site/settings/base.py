@@ -186,15 +186,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # REDIS: one URL drives the broker, the channel layer and the cache.
 REDIS_URL = env("REDIS_URL", default="")
 
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            # Not a connection per request under ASGI, nor a client per call: apps/node/cache.py.
-            "BACKEND": "apps.node.cache.ProcessRedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"pool_class": "apps.node.cache.ProcessConnectionPool"},
-        }
+
+def redis_caches(url: str) -> dict:
+    """The caches on the Redis at URL (the tests' outages use it with a port nobody serves)."""
+    on_redis = {
+        # Not a connection per request under ASGI, nor a client per call, and misses while
+        # Redis is out of reach (a timeout there, not a hung request): apps/node/cache.py.
+        "BACKEND": "apps.node.cache.ProcessRedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "pool_class": "apps.node.cache.ProcessConnectionPool",
+            "socket_connect_timeout": 0.5,
+            "socket_timeout": 1.0,
+        },
     }
+    return {
+        "default": on_redis,
+        # A session's copy in Redis lasts a minute at most: a sign-out while Redis was out of
+        # reach deletes the session from the database only, and a copy Redis kept through the
+        # outage must not sign its cookie in again for the rest of the session's hours.
+        "sessions": {**on_redis, "LONGEST_TIMEOUT": 60},
+    }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
+    SESSION_CACHE_ALIAS = "sessions"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -445,7 +445,7 @@ def test_every_url_of_the_node_has_a_row_in_the_matrix():
     assert stale == [], f"these rows name no URL any more: {stale}"
 
 
-def _path(route: Route, world) -> str:
+def path_for(route: Route, world) -> str:
     path = admin_path(route, world) if route.is_admin else PATHS[route.name](world)
     return path
 
@@ -458,7 +458,7 @@ def _data(rule: Rule, world) -> dict:
 def test_each_person_reaches_what_the_design_lets_them_and_nothing_else(route, world, client_as):
     assert route.is_admin or route.name in MATRIX, f"{route.name}: no row says who may reach it"
     rule = rule_for(route)
-    path = _path(route, world)
+    path = path_for(route, world)
     wrong = []
     for person in EVERYONE:
         response = client_as(person).get(path)

@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from apps.node.health import broker_health, channel_layer_health
+from apps.node.health import broker_health, cache_health, channel_layer_health
 from apps.node.models import WorkerHeartbeat
 from apps.node.services import worker_heartbeat_record
 from celery_worker.app import ensure_file_broker_folders
@@ -35,7 +35,7 @@ def test_a_healthy_node_reports_every_component_ok(client, db, file_broker):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["components"]) == {"database", "broker", "channel_layer", "worker"}
+    assert set(body["components"]) == {"database", "broker", "channel_layer", "cache", "worker"}
     assert all(component["ok"] for component in body["components"].values())
 
 
@@ -65,6 +65,13 @@ def test_an_unreachable_redis_broker_is_reported_down(db):
 
     assert not health.ok
     assert "broker unreachable" in health.detail
+
+
+def test_an_unreachable_cache_is_reported_down(redis_out_of_reach):
+    health = cache_health()
+
+    assert not health.ok
+    assert "cache unreachable" in health.detail
 
 
 def test_a_missing_file_broker_folder_is_reported_down(tmp_path):
