@@ -5,7 +5,8 @@ version in one round trip to the cache, and built again when the version moves o
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from apps.node import cache as node_cache
 
@@ -35,6 +36,8 @@ def _kept(builds: list[int]) -> bytes:
 
 
 def test_an_answer_is_built_once_per_version_and_read_in_one_round_trip(monkeypatch):
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("round trips are Redis's: the embedded default's cache is in the process")
     builds: list[int] = []
     first = _kept(builds)
     reads = []
