@@ -71,6 +71,7 @@ def redis_out_of_reach(settings, monkeypatch):
     monkeypatch.setitem(app.conf, "broker_url", nowhere)
     monkeypatch.setitem(app.conf, "task_always_eager", False)
     monkeypatch.setattr(app, "_pool", None)  # connections come from the new broker URL
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -20,6 +22,8 @@ from apps.identity.permissions import (
 from . import follow_services, selectors
 from .models import Follow, FollowState, Log
 from .tasks import follow_pull_task
+
+logger = logging.getLogger(__name__)
 
 LATEST_ENTRIES = 5
 
@@ -105,9 +109,28 @@ def follow_add(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         form.add_error(None, error)
         return _following_page(request, form, status=400)
-    follow_pull_task.delay(follow.pk)
-    messages.success(request, "Following the book; its blocks arrive as they are verified.")
+    if _pull_soon(follow):
+        messages.success(request, "Following the book; its blocks arrive as they are verified.")
+    else:
+        messages.warning(request, f"Following the book. {WORKER_OUT_OF_REACH}")
     return redirect("ledger:following")
+
+
+WORKER_OUT_OF_REACH = (
+    "The worker cannot be asked right now (its broker is out of reach): the book is pulled at "
+    "the next poll once it is back."
+)
+
+
+def _pull_soon(follow: Follow) -> bool:
+    """Ask the worker to pull FOLLOW now; False when the broker is out of reach (beat's poll
+    pulls every active follow anyway)."""
+    try:
+        follow_pull_task.delay(follow.pk)
+    except Exception:  # kombu raises a transport's own errors
+        logger.warning("could not ask for a pull of follow %s", follow.pk, exc_info=True)
+        return False
+    return True
 
 
 @require_POST
@@ -121,7 +144,9 @@ def follow_change(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if action == "unfollow":
             follow_services.follow_stop(follow=follow)
         elif action == "pull":
-            follow_pull_task.delay(follow.pk)
+            if not _pull_soon(follow):
+                messages.error(request, f"Not pulled now. {WORKER_OUT_OF_REACH}")
+                return redirect("ledger:following")
         else:
             state = FollowState.PAUSED if action == "pause" else FollowState.ACTIVE
             follow_services.follow_set_state(follow=follow, state=state)

@@ -69,7 +69,9 @@ def test_juma_signs_in_records_a_repayment_once_and_signs_out_while_redis_is_dow
     }
     published = OutboxEntry.objects.filter(book="payments").count()
 
-    # What follows each commit (the flush task, the live news) runs, and finds no broker.
+    # What follows each commit runs, and finds no Redis: the live news to Wanjiru. (The books'
+    # flush joins the one the world's own transaction holds; test_ledger_read_cache's outbox
+    # test sends one to no broker.)
     with django_capture_on_commit_callbacks(execute=True):
         first = browser.post(record, payment, follow=True)
     with django_capture_on_commit_callbacks(execute=True):

@@ -99,6 +99,37 @@ def test_amina_follows_a_book_by_key_and_url_and_bad_input_is_explained(client, 
     assert Follow.objects.get().chosen_by == amina
 
 
+def test_pull_now_asks_the_worker_and_leaves_a_paused_book_paused(client, amina, followed):
+    client.force_login(amina)
+    base = f"/staff/books/following/{followed.pk}"
+    client.post(f"{base}/pause/")
+
+    pulled = client.post(f"{base}/pull/", follow=True)
+
+    assert "Not pulled now" not in pulled.content.decode()
+    assert Follow.objects.get().state == FollowState.PAUSED
+
+
+def test_with_the_broker_out_of_reach_amina_still_follows_and_is_told_the_pull_waits(
+    client, amina, followed, redis_out_of_reach
+):
+    client.force_login(amina)
+    book = MemoryBook(seed=b"kwame".ljust(32, b"\0"))
+
+    added = client.post(
+        "/staff/books/following/add/",
+        {"key": book.key.hex(), "url": "http://127.0.0.1:9", "kind": "projects"},
+        follow=True,
+    )
+    pulled = client.post(f"/staff/books/following/{followed.pk}/pull/", follow=True)
+
+    assert added.status_code == pulled.status_code == 200
+    assert "Following the book. The worker cannot be asked right now" in added.content.decode()
+    assert "Not pulled now. The worker cannot be asked right now" in pulled.content.decode()
+    assert Follow.objects.count() == 2
+    assert Follow.objects.get(pk=followed.pk).state == FollowState.ACTIVE
+
+
 def test_juma_may_look_but_not_change_anything(client, juma, followed):
     client.force_login(juma)
 
