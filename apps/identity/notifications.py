@@ -8,7 +8,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 
+from apps.node.cache import next_generation_now_and_after_commit
+
 from .models import Notification
+from .selectors import bell_generation_key
 from .serializers import NotificationSerializer
 
 TEXT_LENGTH = Notification._meta.get_field("text").max_length
@@ -41,6 +44,7 @@ def notify_user(
             return None
     else:
         notification = Notification.objects.create(**fields)
+    bell_changed(user_id=user_id)
     message = {
         "type": "notification.message",
         "notification": dict(NotificationSerializer(notification).data),
@@ -49,6 +53,11 @@ def notify_user(
     # lambda, since Django names a failed robust callback by its __qualname__ (a partial has none).
     transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
     return notification
+
+
+def bell_changed(*, user_id: int) -> None:
+    """USER_ID's notifications changed: their bell is read again (selectors.notification_bell)."""
+    next_generation_now_and_after_commit(bell_generation_key(user_id))
 
 
 def _send(group: str, message: dict) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from apps.node.cache import generation, kept_at_version
 
 from .models import Notification, Organization, StaffInvitation, User
 
@@ -59,13 +62,37 @@ class Bell:
     latest: int  # the newest notification's id, 0 when there is none
 
 
-def notification_bell(*, user: User) -> Bell:
-    """What the header's bell shows, in one query.
+# A person's bell is kept this long at most: its generation moves on with every change, but a
+# change made while Redis was out of reach told nobody, and the kept bell would not show it.
+BELL_SECONDS = 60
+BELL_GENERATION_SECONDS = 24 * 60 * 60
 
-    Every page's layout asks, so the statement is written out: the ORM took 0.97 ms to build and
-    run it, the statement alone 0.15 ms."""
+
+def bell_generation_key(user_id: int) -> str:
+    return f"bell:generation:{user_id}"
+
+
+def notification_bell(*, user: User) -> Bell:
+    """What the header's bell shows. Every page's layout asks, so it is kept per person while
+    the cache is shared by the node's processes (Redis): a notification written or read moves
+    the person's generation on (notifications.bell_changed). Without a shared cache the worker's
+    notifications would not reach the web processes' bells, so it is read each time."""
+    if not settings.GROWR_CACHE_SHARED:
+        return _bell_read(user.pk)
+    generation_key = bell_generation_key(user.pk)
+    return kept_at_version(
+        key=f"bell:{user.pk}",
+        version_key=generation_key,
+        version=lambda: generation(generation_key, seconds=BELL_GENERATION_SECONDS),
+        build=lambda: _bell_read(user.pk),
+        seconds=BELL_SECONDS,
+    )
+
+
+def _bell_read(user_id: int) -> Bell:
+    # Written out: the ORM took 0.97 ms to build and run it, the statement alone 0.15 ms.
     with connection.cursor() as cursor:
-        cursor.execute(BELL_SQL, [user.pk])
+        cursor.execute(BELL_SQL, [user_id])
         unread, latest = cursor.fetchone()
     return Bell(unread=unread, latest=latest or 0)
 

@@ -25,7 +25,7 @@ from .models import (
     StaffInvitation,
     User,
 )
-from .notifications import notify_user
+from .notifications import bell_changed, notify_user
 from .wallet_services import wallet_of_organization, wallet_of_user
 
 INVITATION_TOKEN_BYTES = 32
@@ -247,7 +247,10 @@ def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> 
     unread = Notification.objects.filter(user=user, read_at=None)
     if ids is not None:
         unread = unread.filter(id__in=list(ids))
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    if marked:
+        bell_changed(user_id=user.pk)
+    return marked
 
 
 # Notifications deleted per statement when pruning: short locks on a table every page reads.
@@ -259,7 +262,10 @@ def notifications_prune(*, read_before: datetime) -> int:
 
     Unread ones stay, however old: no one has seen them yet. So do those with a de-duplication
     key: they are what keeps news from a replicated book from being told again when the book is
-    indexed again."""
+    indexed again.
+
+    Kept bells are not told (notifications.bell_changed): their unread counts stay true, and a
+    kept newest id that names a pruned notification asks the live updates for the same ones."""
     old = Notification.objects.filter(read_at__lt=read_before, dedupe_key="")
     deleted = 0
     while ids := list(old.values_list("id", flat=True)[:PRUNE_BATCH]):

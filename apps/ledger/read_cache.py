@@ -11,21 +11,17 @@ flush, the one writer of the node's books, tells once per batch).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import time
 from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import transaction
 
-from apps.node.cache import kept_at_version
+from apps.node.cache import generation, kept_at_version, next_generation
 
 from .models import Book
 
-# Moved on by every change of any book; the read API's answers are kept under it. It starts from
-# the clock, so a generation lost with the cache (an eviction, a restart of Redis) never comes
-# back as one that answers were kept under.
+# Moved on by every change of any book; the read API's answers are kept under it.
 GENERATION_KEY = "books:generation"
 ANSWER_SECONDS = 1
 PROJECTS_VERSION_KEY = "books:projects-version"
@@ -41,19 +37,14 @@ def books_changed(*, book: str) -> None:
 
 
 def _forget(book: str) -> None:
-    with contextlib.suppress(ValueError):  # no generation yet: the next reader starts one
-        cache.incr(GENERATION_KEY)
+    next_generation(GENERATION_KEY)
     if book == Book.PROJECTS:
         cache.delete(PROJECTS_VERSION_KEY)
 
 
 def books_generation() -> int:
     """The books' generation, started from the clock when the cache has none."""
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-        generation = cache.get(GENERATION_KEY, 0)
-    return generation
+    return generation(GENERATION_KEY)
 
 
 def kept_answer(*, address: str, build: Callable[[], bytes]) -> bytes:

@@ -1,6 +1,6 @@
 """Django's cache on Redis, as the node uses it: one pool of connections per process, one client
 per pool, answers without Redis while it is out of reach; and answers kept beside the version
-they were built at (kept_at_version).
+they were built at (kept_at_version), which can be a generation counted in the cache.
 
 Django keeps a cache object per thread, and under ASGI every request runs in a thread of its
 own, so its Redis cache opened a connection for every request and dropped it after (Django
@@ -14,18 +14,23 @@ pages, sessions and read APIs are built from the database meanwhile (slower, but
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from time import monotonic
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from django.core.cache import cache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.db import transaction
 from redis import ConnectionPool, Redis, RedisError
 
 logger = logging.getLogger(__name__)
+
+Kept = TypeVar("Kept")
 
 
 class ProcessConnectionPool(ConnectionPool):
@@ -148,9 +153,9 @@ def kept_at_version(
     key: str,
     version_key: str,
     version: Callable[[], object],
-    build: Callable[[], bytes],
+    build: Callable[[], Kept],
     seconds: int,
-) -> bytes:
+) -> Kept:
     """What BUILD gives, kept SECONDS under KEY beside the version it was built at. The version
     is what the cache holds under VERSION_KEY (VERSION gives it when the cache has none), and a
     kept answer of another version is built again. Both are read in one round trip: under load
@@ -166,3 +171,28 @@ def kept_at_version(
     body = build()
     cache.set(key, (current, body), timeout=seconds)
     return body
+
+
+def generation(key: str, *, seconds: int | None = None) -> int:
+    """The generation counted under KEY, started from the clock when the cache has none, so a
+    generation lost with the cache (an eviction, a restart of Redis) never comes back as one that
+    something was kept under. SECONDS bounds how long an untouched count is kept."""
+    found = cache.get(key)
+    if found is None:
+        cache.add(key, time.time_ns(), timeout=seconds)
+        found = cache.get(key, 0)
+    return found
+
+
+def next_generation(key: str) -> None:
+    """Move the generation under KEY on: what was kept under the one before is built again."""
+    with contextlib.suppress(ValueError):  # none yet: the next reader starts one from the clock
+        cache.incr(key)
+
+
+def next_generation_now_and_after_commit(key: str) -> None:
+    """Move the generation under KEY on at once, for reads in the caller's own transaction, and
+    again after its commit, for a read that looked in between and kept what it saw before."""
+    next_generation(key)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: next_generation(key), robust=True)

@@ -209,6 +209,10 @@ def redis_caches(url: str) -> dict:
     }
 
 
+# Whether the cache is one for all the node's processes: what the worker changes is then
+# forgotten in the web processes' cache too (the embedded default's is each process's own).
+GROWR_CACHE_SHARED = bool(REDIS_URL)
+
 if REDIS_URL:
     CACHES = redis_caches(REDIS_URL)
     SESSION_CACHE_ALIAS = "sessions"
@@ -227,7 +231,7 @@ else:
 # embedded default's cache is each process's own and a sign-out must reach every process.
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
+    if GROWR_CACHE_SHARED
     else "django.contrib.sessions.backends.db"
 )
 

@@ -1,11 +1,20 @@
 """Credentials for the stories: Amina (admin) and Juma (agent) of Kijani issue them to the
-borrowers Wanjiru and Otieno."""
+borrowers Wanjiru and Otieno. And a cache shared by the node's processes, as Redis is."""
 
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from apps.identity import credential_services
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """What the node keeps only in a cache its processes share (settings: GROWR_CACHE_SHARED),
+    kept in this one's, whichever cache the tests run on."""
+    settings.GROWR_CACHE_SHARED = True
+    cache.clear()
 
 
 @pytest.fixture

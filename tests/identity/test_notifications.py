@@ -11,13 +11,17 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.identity import consumers
 from apps.identity.models import Notification
 from apps.identity.notifications import notify_user
+from apps.identity.selectors import Bell, bell_generation_key, notification_bell
+from apps.node.cache import generation
 from growr_site.asgi import application
 from tests.openapi import schema_errors
 from tests.queries import page_queries
@@ -313,6 +317,72 @@ def test_the_list_costs_the_same_queries_for_three_notifications_and_thirty(clie
 
     assert page_queries(client, PAGE) == few
     assert page_queries(client, f"{PAGE}?page=2") == few
+
+
+# --- the bell, kept per person while the node's processes share a cache ----------------------
+
+PROFILE = "/accounts/profile/"
+
+
+def _bell_shown(client) -> tuple[str, str]:
+    """The unread count and the newest notification id the header's bell shows."""
+    page = client.get(PROFILE).content.decode()
+    return (
+        re.search(r"<span data-unread>(\d+)</span>", page).group(1),
+        re.search(r'data-last-id="(\d+)"', page).group(1),
+    )
+
+
+def _bell_queries(client) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(PROFILE).status_code == 200
+    return sum(Notification._meta.db_table in query["sql"] for query in captured)
+
+
+def test_a_kept_bell_shows_a_new_notification_and_a_read_list_on_the_next_page(
+    client, juma, pablo, shared_cache, django_capture_on_commit_callbacks
+):
+    first = notify_user(user_id=juma.pk, kind="application", text="New application L-000001.")
+    client.force_login(juma)
+    assert _bell_shown(client) == ("1", str(first.pk))
+    assert _bell_queries(client) == 0  # kept from the page before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_user(user_id=pablo.pk, kind="repayment", text="Pablo's share.")
+    assert _bell_queries(client) == 0  # Pablo's news is his bell's business
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = notify_user(user_id=juma.pk, kind="application", text="L-000001 needs a look.")
+    assert _bell_shown(client) == ("2", str(second.pk))
+
+    client.get(PAGE)  # seen
+    assert _bell_shown(client) == ("0", str(second.pk))
+    assert _bell_queries(client) == 0
+
+
+def test_a_bell_read_before_the_notification_commits_is_read_again_after(
+    juma, shared_cache, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        news = notify_user(user_id=juma.pk, kind="application", text="New application.")
+        # Another request read the bell before this commit, and kept what it saw then.
+        before = Bell(unread=0, latest=0)
+        generation_now = generation(bell_generation_key(juma.pk))
+        cache.set(f"bell:{juma.pk}", (generation_now, before))
+        assert notification_bell(user=juma) == before
+
+    assert notification_bell(user=juma) == Bell(unread=1, latest=news.pk)
+
+
+def test_without_a_shared_cache_the_bell_shows_news_another_process_kept(client, juma, settings):
+    settings.GROWR_CACHE_SHARED = False  # the embedded default: each process has its own cache
+    client.force_login(juma)
+    assert _bell_shown(client) == ("0", "0")
+
+    # The worker keeps it: this process's cache never hears of it.
+    news = Notification.objects.create(user=juma, kind="application", text="New application.")
+
+    assert _bell_shown(client) == ("1", str(news.pk))
 
 
 def test_the_list_asks_anonymous_visitors_to_sign_in(client):
