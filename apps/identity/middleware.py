@@ -1,0 +1,61 @@
+"""Who is signed in, kept per person while the node's processes share a cache.
+
+Every signed-in request asked PostgreSQL for its user. With Redis, the user is kept beside a
+generation of theirs that every save or deletion of the row moves on (receivers.user_changed),
+so a deactivation, a new role or a new password reaches the next request. Django still decides
+everything else: the session's backend, and its hash against the user's password (a session
+whose hash does not match goes through Django's own get_user, which may sign it out)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.utils.crypto import constant_time_compare
+from django.utils.functional import SimpleLazyObject
+
+from apps.node.cache import generation, kept_at_version
+
+from .models import User
+
+# A kept user lasts this long at most: a change made while Redis was out of reach moved no
+# generation on, and a deactivated person must not stay signed in for longer than sessions do
+# (settings: the sessions cache's LONGEST_TIMEOUT).
+USER_SECONDS = 60
+USER_GENERATION_SECONDS = 24 * 60 * 60
+
+
+def user_generation_key(user_id: int) -> str:
+    return f"user:generation:{user_id}"
+
+
+class KeptUserAuthenticationMiddleware(AuthenticationMiddleware):
+    def process_request(self, request):
+        super().process_request(request)  # checks the session middleware runs first
+        if settings.GROWR_CACHE_SHARED:
+            request.user = SimpleLazyObject(lambda: signed_in_user(request))
+
+
+def signed_in_user(request):
+    """auth.get_user(request), with the user read from the cache when it holds them."""
+    session = request.session
+    try:
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+        session_hash = session[HASH_SESSION_KEY]
+    except KeyError:  # signed out, or a session Django's get_user must judge
+        return auth.get_user(request)
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return auth.get_user(request)
+    generation_key = user_generation_key(user_id)
+    user = kept_at_version(
+        key=f"user:{user_id}",
+        version_key=generation_key,
+        version=lambda: generation(generation_key, seconds=USER_GENERATION_SECONDS),
+        build=lambda: load_backend(backend_path).get_user(user_id),
+        seconds=USER_SECONDS,
+    )
+    if user is not None and constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return user
+    return auth.get_user(request)

@@ -1,0 +1,92 @@
+"""Who is signed in is read from the cache while the node's processes share one (Redis), and
+every change of the person reaches their next request: Amina (Kijani's admin) suspends Juma (an
+agent) and he is signed out at once; Juma's new name shows on his next page; a password changed
+elsewhere signs out the sessions made with the old one, and a rotated secret key is still
+Django's to judge. On the embedded default every request
+reads the person from the database, as Django does."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.identity import services
+from apps.identity.models import User
+
+PROFILE = "/accounts/profile/"
+
+
+def _signed_in(person: User) -> Client:
+    browser = Client()
+    browser.force_login(person)
+    return browser
+
+
+def _user_reads(browser: Client) -> int:
+    """How many queries one profile page asks of the users' table."""
+    with CaptureQueriesContext(connection) as captured:
+        assert browser.get(PROFILE).status_code == 200
+    return sum(f'FROM "{User._meta.db_table}"' in query["sql"] for query in captured)
+
+
+def test_a_signed_in_person_is_read_from_the_database_once(juma, shared_cache):
+    browser = _signed_in(juma)
+    assert _user_reads(browser) == 1
+
+    assert _user_reads(browser) == 0
+    assert "Juma Otieno" in browser.get(PROFILE).content.decode()
+
+
+def test_a_suspended_agent_is_signed_out_on_his_next_request(amina, juma, shared_cache):
+    agent = _signed_in(juma)
+    assert agent.get("/staff/").status_code == 200  # kept now
+
+    _signed_in(amina).post(reverse("staff:member-access", args=[juma.pk]), {"active": "0"})
+
+    assert agent.get("/staff/").url.startswith("/accounts/login/")
+
+
+def test_a_new_name_shows_on_the_next_page(juma, shared_cache):
+    browser = _signed_in(juma)
+    browser.get(PROFILE)
+
+    services.user_profile_update(user=User.objects.get(pk=juma.pk), full_name="Juma O. Otieno")
+
+    assert "Juma O. Otieno" in browser.get(PROFILE).content.decode()
+
+
+def test_a_password_changed_elsewhere_signs_out_the_old_sessions(juma, shared_cache):
+    browser = _signed_in(juma)
+    browser.get(PROFILE)
+
+    juma.set_password("a whole new passphrase 42")
+    juma.save()
+
+    assert browser.get(PROFILE).url.startswith("/accounts/login/")
+
+
+def test_sessions_made_before_a_secret_key_rotation_stay_signed_in(juma, shared_cache, settings):
+    """The kept person's hash, made with the new key, does not match such a session's: Django's
+    own get_user checks it against the old keys and moves the session to the new one."""
+    settings.SECRET_KEY = "the key of last year " * 3
+    browser = _signed_in(juma)
+    browser.get(PROFILE)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "the key of this year " * 3
+
+    assert browser.get(PROFILE).status_code == 200
+    assert browser.session["_auth_user_hash"] == juma.get_session_auth_hash()
+
+    settings.SECRET_KEY_FALLBACKS = []
+    settings.SECRET_KEY = "a key no session was made with " * 2
+    assert browser.get(PROFILE).url.startswith("/accounts/login/")
+
+
+def test_without_a_shared_cache_every_request_reads_the_person(juma, settings):
+    settings.GROWR_CACHE_SHARED = False
+    browser = _signed_in(juma)
+    browser.get(PROFILE)
+
+    assert _user_reads(browser) == 1
