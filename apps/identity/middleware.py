@@ -4,9 +4,16 @@ Every signed-in request asked PostgreSQL for its user. With Redis, the user is k
 generation of theirs that every save or deletion of the row moves on (receivers.user_changed),
 so a deactivation, a new role or a new password reaches the next request. Django still decides
 everything else: the session's backend, and its hash against the user's password (a session
-whose hash does not match goes through Django's own get_user, which may sign it out)."""
+whose hash does not match goes through Django's own get_user, which may sign it out).
+
+The password hash itself never goes to Redis: the kept user has it deferred (a page that checks
+a password reads it from PostgreSQL), and beside them is the hash their sessions carry, made
+with this node's SECRET_KEY, whose digest is in the key (processes restarted with another key
+do not share what they kept)."""
 
 from __future__ import annotations
+
+import hashlib
 
 from django.conf import settings
 from django.contrib import auth
@@ -30,6 +37,11 @@ def user_generation_key(user_id: int) -> str:
     return f"user:generation:{user_id}"
 
 
+def kept_user_key(user_id: int) -> str:
+    secret = hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:16]
+    return f"user:{secret}:{user_id}"
+
+
 class KeptUserAuthenticationMiddleware(AuthenticationMiddleware):
     def process_request(self, request):
         super().process_request(request)  # checks the session middleware runs first
@@ -49,13 +61,22 @@ def signed_in_user(request):
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return auth.get_user(request)
     generation_key = user_generation_key(user_id)
-    user = kept_at_version(
-        key=f"user:{user_id}",
+    kept = kept_at_version(
+        key=kept_user_key(user_id),
         version_key=generation_key,
         version=lambda: generation(generation_key, seconds=USER_GENERATION_SECONDS),
-        build=lambda: load_backend(backend_path).get_user(user_id),
+        build=lambda: _without_password(load_backend(backend_path).get_user(user_id)),
         seconds=USER_SECONDS,
     )
-    if user is not None and constant_time_compare(session_hash, user.get_session_auth_hash()):
-        return user
+    if kept is not None and constant_time_compare(session_hash, kept[1]):
+        return kept[0]
     return auth.get_user(request)
+
+
+def _without_password(user: User | None) -> tuple[User, str] | None:
+    """USER with their password deferred, and the hash their sessions carry."""
+    if user is None:
+        return None
+    session_hash = user.get_session_auth_hash()
+    del user.__dict__["password"]  # read again from the database if anything asks for it
+    return user, session_hash

@@ -2,17 +2,19 @@
 every change of the person reaches their next request: Amina (Kijani's admin) suspends Juma (an
 agent) and he is signed out at once; Juma's new name shows on his next page; a password changed
 elsewhere signs out the sessions made with the old one, and a rotated secret key is still
-Django's to judge. On the embedded default every request
-reads the person from the database, as Django does."""
+Django's to judge. Juma's password hash stays in PostgreSQL. On the embedded default every
+request reads the person from the database, as Django does."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.identity import services
+from apps.identity.middleware import kept_user_key
 from apps.identity.models import User
 
 PROFILE = "/accounts/profile/"
@@ -37,6 +39,32 @@ def test_a_signed_in_person_is_read_from_the_database_once(juma, shared_cache):
 
     assert _user_reads(browser) == 0
     assert "Juma Otieno" in browser.get(PROFILE).content.decode()
+
+
+def test_the_kept_person_holds_no_password_hash_and_a_password_check_still_works(
+    juma, shared_cache
+):
+    juma.set_password("the first passphrase 42")
+    juma.save()
+    browser = _signed_in(juma)
+    browser.get(PROFILE)
+    _, (person, session_hash) = cache.get(kept_user_key(juma.pk))
+    assert session_hash == juma.get_session_auth_hash()
+    assert juma.password not in repr(vars(person))
+
+    answer = browser.post(
+        "/accounts/password/change/",
+        {
+            "old_password": "the first passphrase 42",
+            "new_password1": "the second passphrase 43",
+            "new_password2": "the second passphrase 43",
+        },
+    )
+
+    assert answer.status_code == 302  # the old password checked against the database's hash
+    juma.refresh_from_db()
+    assert juma.check_password("the second passphrase 43")
+    assert browser.get(PROFILE).status_code == 200  # still signed in, with the new hash
 
 
 def test_a_suspended_agent_is_signed_out_on_his_next_request(amina, juma, shared_cache):
