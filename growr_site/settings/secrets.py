@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -40,14 +42,27 @@ def local_secret(path: Path, *, generate) -> str:
     Used only by the local/embedded settings so that a newcomer's node has stable, random keys
     without configuration, and never shares a hard-coded key with anyone else.
     """
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_once(path, generate())
+    return path.read_text().strip()
+
+
+def _create_once(path: Path, value: str) -> None:
+    """Write VALUE to PATH unless another process got there first.
+
+    The node's processes, or parallel test workers, may start together on a fresh folder: each
+    writes a whole file aside and links it into place, so the first link wins, nobody reads a
+    half-written key, and every process ends up with the same one.
+    """
+    fd, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        with contextlib.suppress(FileExistsError):
+            os.link(staging, path)
+    finally:
+        os.unlink(staging)
 
 
 def new_master_key() -> str:
