@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Parallel test workers (pytest-xdist): a number, or auto for one per core (conftest.py caps it).
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint format bench migrate seed demo demo-scenario install install-dev clean
 
@@ -17,7 +19,7 @@ test: install-dev  ## set up and run the whole test suite: lint, format check, p
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install-dev
 	$(BIN)/ruff check .

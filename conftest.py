@@ -7,6 +7,7 @@ Wanjiru and Otieno (borrowers), Ines and Pablo (investors), and Ngozi who operat
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -19,6 +20,10 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def pytest_configure(config) -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and the nodes
+    # a test starts would inherit that: the tests stop them with SIGINT, as Ctrl-C does.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # CI must prove the suite on the production services, not quietly fall back to SQLite.
     if IN_CI:
         database_url = os.environ.get("DATABASE_URL", "")
@@ -26,6 +31,22 @@ def pytest_configure(config) -> None:
             pytest.exit("CI runs need DATABASE_URL pointing at PostgreSQL", returncode=3)
         if not os.environ.get("REDIS_URL", "").startswith("redis://"):
             pytest.exit("CI runs need REDIS_URL pointing at Redis", returncode=3)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: a worker per core, as many as Redis's sixteen databases can keep apart."""
+    from growr_site.settings.test import REDIS_DATABASES_PER_WORKER
+
+    return max(1, min(os.cpu_count() or 1, 16 // REDIS_DATABASES_PER_WORKER))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items) -> None:
+    # Tests that start whole nodes load every core of a small machine: under pytest-xdist
+    # (`--dist loadgroup`) they run one after another on one worker, beside in-process tests.
+    for item in items:
+        if item.get_closest_marker("processes"):
+            item.add_marker(pytest.mark.xdist_group("nodes"))
 
 
 @pytest.fixture(autouse=True)
