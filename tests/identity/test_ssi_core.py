@@ -122,6 +122,8 @@ def test_bit_zero_is_the_most_significant_bit_of_the_first_byte():
         gzip.compress(b"\0" * 50_000_000),  # a bomb: refused after one list's worth
         b"not gzip at all",
     ],
+    # Named, not shown: gzip stamps the time, and pytest-xdist's workers must collect one name.
+    ids=["too short", "too long", "a bomb", "not gzip"],
 )
 def test_a_wrong_status_list_is_refused(payload):
     with pytest.raises(InvalidStatusList):
