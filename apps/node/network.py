@@ -264,7 +264,7 @@ def demo_network(
 
 def start_network(nodes: list[LocalNode], *, say=print) -> dict[str, str]:
     """Set up every node (at once: each its own database) and start them, the seed first; the
-    demo logins each printed, by node name. Stops what started if any node fails."""
+    demo logins each printed, by node name. Stops what started if any node fails, or on Ctrl-C."""
     for node in nodes:
         for port in (node.port, node.gossip_port):
             if port_in_use(port):
@@ -278,7 +278,8 @@ def start_network(nodes: list[LocalNode], *, say=print) -> dict[str, str]:
         for node in nodes:
             node.wait_until_healthy(120)
             say(f"  node {node.name} ({node.spec.title}) is up on {node.url}")
-    except NetworkError:
+    except (NetworkError, KeyboardInterrupt):
+        # Each node runs in its own session, out of reach of the terminal's Ctrl-C.
         stop_network(nodes)
         raise
     return logins

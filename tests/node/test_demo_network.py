@@ -39,7 +39,9 @@ def _free_run_of_ports(count: int) -> int:
     raise AssertionError("no free run of ports")
 
 
-def _launch_demo(tmp_path, marker: str) -> tuple[subprocess.Popen, list[str], dict]:
+def _launch_demo(
+    tmp_path, marker: str, *, until: str = "Ctrl-C stops every node"
+) -> tuple[subprocess.Popen, list[str], dict]:
     web = _free_run_of_ports(6)
     gossip = web + 3
     database_url, redis_url = servers_of_this_run()
@@ -58,7 +60,7 @@ def _launch_demo(tmp_path, marker: str) -> tuple[subprocess.Popen, list[str], di
         if not line:
             break
         printed.append(line.rstrip())
-        if "Ctrl-C stops every node" in line:
+        if until in line:
             return launcher, printed, {"web": web, "servers": (database_url, redis_url)}
     launcher.kill()
     pytest.fail("the demo network did not start:\n" + "\n".join(printed[-80:]))
@@ -100,6 +102,22 @@ def test_the_demo_network_runs_the_journey_and_ctrl_c_stops_every_process(tmp_pa
                 os.kill(pid, signal.SIGKILL)
             demo_servers_reset(*run["servers"])
     assert left == [], "Ctrl-C left processes running"
+    assert not any(port_in_use(run["web"] + n) for n in range(3))
+
+
+def test_ctrl_c_while_the_network_starts_stops_the_nodes_already_running(tmp_path):
+    marker = uuid.uuid4().hex
+    launcher, printed, run = _launch_demo(tmp_path, marker, until="node a (")
+    try:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=60)
+    finally:
+        left = processes_with_marker(f"GROWR_TEST_RUN={marker}")
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        demo_servers_reset(*run["servers"])
+    assert left == [], "Ctrl-C while starting left processes running:\n" + "\n".join(printed)
+    assert "Stopped before every node was up." in launcher.stdout.read()
     assert not any(port_in_use(run["web"] + n) for n in range(3))
 
 

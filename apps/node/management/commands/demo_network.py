@@ -68,6 +68,9 @@ class Command(BaseCommand):
             logins = start_network(nodes, say=self.stdout.write)
         except NetworkError as error:
             raise CommandError(str(error)) from error
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopped before every node was up.")
+            return
         try:
             self._print_network(nodes, logins)
             watch_network(nodes)
