@@ -13,6 +13,7 @@ import pytest
 from _pytest.nodeid import NodeId
 
 from tests.factories import OrganizationFactory, StaffFactory, UserFactory
+from tests.processes import OWNER, stop_what_ended_runs_left
 
 # Real nodes on loopback for the multi-node tests: the fixtures `template` and `network`.
 pytest_plugins = ["tests.nodes"]
@@ -25,6 +26,9 @@ def pytest_configure(config) -> None:
     # a test starts would inherit that: the tests stop them with SIGINT, as Ctrl-C does.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # once a run, before any test starts a node
+        stop_what_ended_runs_left()
+    os.environ[OWNER] = str(os.getpid())
     # CI must prove the suite on the production services, not quietly fall back to SQLite.
     if IN_CI:
         database_url = os.environ.get("DATABASE_URL", "")
