@@ -105,18 +105,19 @@ def test_the_demo_network_runs_the_journey_and_ctrl_c_stops_every_process(tmp_pa
     assert not any(port_in_use(run["web"] + n) for n in range(3))
 
 
-def test_ctrl_c_while_the_network_starts_stops_the_nodes_already_running(tmp_path):
+def test_stopped_while_the_network_starts_it_stops_the_nodes_already_running(tmp_path):
+    """With `kill`, as a service manager stops it: the launcher takes it as Ctrl-C."""
     marker = uuid.uuid4().hex
     launcher, printed, run = _launch_demo(tmp_path, marker, until="node a (")
     try:
-        launcher.send_signal(signal.SIGINT)
+        launcher.send_signal(signal.SIGTERM)
         launcher.wait(timeout=60)
     finally:
         left = processes_with_marker(f"GROWR_TEST_RUN={marker}")
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         demo_servers_reset(*run["servers"])
-    assert left == [], "Ctrl-C while starting left processes running:\n" + "\n".join(printed)
+    assert left == [], "stopped while starting, it left processes running:\n" + "\n".join(printed)
     assert "Stopped before every node was up." in launcher.stdout.read()
     assert not any(port_in_use(run["web"] + n) for n in range(3))
 

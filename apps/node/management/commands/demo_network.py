@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 from django.conf import settings
@@ -63,6 +64,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
         nodes = network_from_options(options, root=options["dir"], fresh=options["fresh"])
         try:
             logins = start_network(nodes, say=self.stdout.write)

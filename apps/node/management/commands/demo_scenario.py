@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=90, help="seconds per waited step")
 
     def handle(self, *args, **options) -> None:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
         with tempfile.TemporaryDirectory(prefix="growr-scenario-") as scratch:
             root = options["dir"] or Path(scratch)
             nodes = network_from_options(options, root=root, fresh=True)
