@@ -10,9 +10,11 @@ import sys
 from tests.processes import OWNER, stop_what_ended_runs_left
 
 
-def _sleeper(owner: int) -> subprocess.Popen:
+def _node_stand_in(owner: int) -> subprocess.Popen:
+    """A process that runs until killed or until the test closes its stdin."""
     return subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(120)"],
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
         env={**os.environ, OWNER: str(owner)},
     )
 
@@ -20,8 +22,8 @@ def _sleeper(owner: int) -> subprocess.Popen:
 def test_a_process_of_an_ended_run_is_stopped_and_one_of_a_live_run_is_not():
     ended_run = subprocess.Popen([sys.executable, "-c", "pass"])
     ended_run.wait()
-    left_behind = _sleeper(owner=ended_run.pid)
-    still_running = _sleeper(owner=os.getpid())
+    left_behind = _node_stand_in(owner=ended_run.pid)
+    still_running = _node_stand_in(owner=os.getpid())
     try:
         stopped = stop_what_ended_runs_left()
 
@@ -31,5 +33,6 @@ def test_a_process_of_an_ended_run_is_stopped_and_one_of_a_live_run_is_not():
         assert still_running.poll() is None
     finally:
         for process in (left_behind, still_running):
+            process.stdin.close()
             process.kill()
             process.wait()
