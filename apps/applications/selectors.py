@@ -3,14 +3,18 @@ figures."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.identity.models import Organization, User
+from apps.node.cache import generation, kept_at_version
 from apps.projects import eligibility
 from apps.projects.models import Project
 from apps.projects.selectors import borrower_claims
@@ -189,6 +193,38 @@ def approval_limit_for(*, organization_id: int, currency: str) -> Decimal | None
         ApprovalLimit.objects.filter(organization_id=organization_id, currency=currency)
         .values_list("amount", flat=True)
         .first()
+    )
+
+
+Cards = TypeVar("Cards")
+
+# The dashboard's cards are kept this long at most: their generation moves on with every change
+# saved through the models (receivers.dashboard_changed), and the bound covers what changes
+# around them: an invitation that expires, a row written with update().
+DASHBOARD_SECONDS = 60
+DASHBOARD_GENERATION_SECONDS = 24 * 60 * 60
+
+
+def dashboard_generation_key(organization_id: int) -> str:
+    return f"staff-dashboard:generation:{organization_id}"
+
+
+def dashboard_cards(*, organization: Organization, build: Callable[[], Cards]) -> Cards:
+    """What BUILD makes of ORGANIZATION's dashboard (its queues, portfolio and count cards),
+    kept for the day while the node's processes share a cache: a loan, project, commitment,
+    credential, staff member or invitation of the organization saved or deleted moves its
+    generation on. Without a shared cache the worker's changes would not reach the web
+    processes' generations, so it is built each time (the loans' figures are still cached
+    under loans_changed)."""
+    if not settings.GROWR_CACHE_SHARED:
+        return build()
+    generation_key = dashboard_generation_key(organization.pk)
+    return kept_at_version(
+        key=f"staff-dashboard:{organization.pk}:{timezone.localdate().isoformat()}",
+        version_key=generation_key,
+        version=lambda: generation(generation_key, seconds=DASHBOARD_GENERATION_SECONDS),
+        build=build,
+        seconds=DASHBOARD_SECONDS,
     )
 
 

@@ -8,17 +8,22 @@ whatever the number of rows."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.agreement import verify_signed_agreement
 from apps.applications.models import Awaiting, Loan, LoanEvent, LoanStatus, Message, Repayment
+from apps.funding.services import commitment_create
 from apps.identity.models import Role
+from apps.identity.services import staff_invitation_create
 from apps.projects.models import Project
 from apps.projects.selectors import FILTER_PROJECTS
 from apps.projects.services import project_create, project_publish
@@ -732,6 +737,40 @@ def test_the_dashboard_shows_a_change_at_once_and_costs_less_until_then(client, 
         paid_on=timezone.localdate(),
     )  # fmt: skip
     assert "Repaid: 1,100.16 KES" in client.get(HOME).content.decode()
+
+
+def test_a_kept_dashboard_shows_every_kind_of_change_at_once(
+    client, settings, goats, credentials_of, juma, amina, otieno, ines
+):
+    settings.GROWR_CACHE_SHARED = True  # as on a node with Redis, whichever cache tests run on
+    client.force_login(juma)
+    before = _dashboard_counts(client.get(HOME))
+    with CaptureQueriesContext(connection) as kept:
+        assert _dashboard_counts(client.get(HOME)) == before
+    counted = ("loan", "project", "commitment", "credentialrecord", "staffinvitation")
+    assert not [q for q in kept if any(f"_{table}" in q["sql"] for table in counted)]
+
+    project_create(actor=juma, terms=goat_terms(name="Goats for Nakuru"))
+    staff_invitation_create(
+        invited_by=amina, email="baraka@kijani.example", role=Role.ORIGINATOR_AGENT
+    )
+    credentials_of(otieno)
+    commitment_create(investor=ines, project=goats, amount="1000", request_id="ines-goats-01")
+
+    after = _dashboard_counts(client.get(HOME))
+    assert after["drafts"] == before["drafts"] + 1
+    assert after["open invitations"] == before["open invitations"] + 1
+    assert after["issued"] > before["issued"]
+    assert after["funds to confirm"] == before["funds to confirm"] + 1
+
+
+def _dashboard_counts(response) -> dict[str, int]:
+    page = response.content.decode()
+    labels = ("staff members", "open invitations", "drafts", "issued", "funds to confirm")
+    return {
+        label: int(re.search(rf'<span class="stat-value"[^>]*>(\d+)</span> {label}', page)[1])
+        for label in labels
+    }
 
 
 def test_the_dashboard_without_loans(client, amina):

@@ -363,8 +363,7 @@ def test_the_dashboard_and_the_navigation_lead_to_the_projects(client, juma, wan
     services.project_create(actor=juma, terms=goat_terms())
     client.force_login(juma)
     home = client.get(reverse("staff:home")).content.decode()
-    assert f'href="{LIST}"' in home and "drafts" in home
-    assert client.get(reverse("staff:home")).context["project_counts"]["draft"] == 1
+    assert f'href="{LIST}"' in home and '<span class="stat-value">1</span> drafts' in home
 
     client.force_login(wanjiru)
     borrower_home = client.get(reverse("borrow:home")).content.decode()
