@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
+from django.urls import clear_script_prefix, reverse, set_script_prefix
 
 PORTALS = {"staff": "/staff/", "borrow": "/borrow/", "invest": "/invest/"}
 
@@ -89,3 +89,21 @@ def test_unknown_page_is_a_friendly_404(client, db):
 
     assert response.status_code == 404
     assert "This page does not exist." in response.content.decode()
+
+
+def test_the_layout_links_start_with_the_address_the_node_is_served_under(client, wanjiru):
+    # The layout's links are reversed once per process and address prefix (layout_tags).
+    client.force_login(wanjiru)
+    logout, profile = reverse("logout"), reverse("profile")
+
+    at_the_root = client.get("/borrow/").content.decode()
+    set_script_prefix("/growr/")  # as a server mounting the node under /growr/ has it
+    try:
+        under_a_prefix = client.get("/borrow/").content.decode()
+    finally:
+        clear_script_prefix()
+
+    assert f'action="{logout}"' in at_the_root and f'href="{profile}"' in at_the_root
+    assert f'action="/growr{logout}"' in under_a_prefix
+    assert f'href="/growr{profile}"' in under_a_prefix
+    assert 'href="/growr/borrow/credentials/"' in under_a_prefix  # the navigation too
