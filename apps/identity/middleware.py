@@ -24,7 +24,7 @@ from django.utils.functional import SimpleLazyObject
 
 from apps.node.cache import generation, kept_at_version
 
-from .models import User
+from .models import Organization, User
 
 # A kept user lasts this long at most: a change made while Redis was out of reach moved no
 # generation on, and a deactivated person must not stay signed in for longer than sessions do
@@ -74,9 +74,13 @@ def signed_in_user(request):
 
 
 def _without_password(user: User | None) -> tuple[User, str] | None:
-    """USER with their password deferred, and the hash their sessions carry."""
+    """USER with their password deferred and their organization read (every staff page shows
+    it; receivers.organization_changed moves its members' generations on), and the hash their
+    sessions carry."""
     if user is None:
         return None
+    if user.organization_id is not None:
+        user.organization = Organization.objects.get(pk=user.organization_id)
     session_hash = user.get_session_auth_hash()
     del user.__dict__["password"]  # read again from the database if anything asks for it
     return user, session_hash

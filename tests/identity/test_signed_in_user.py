@@ -1,8 +1,8 @@
-"""Who is signed in is read from the cache while the node's processes share one (Redis), and
-every change of the person reaches their next request: Amina (Kijani's admin) suspends Juma (an
-agent) and he is signed out at once; Juma's new name shows on his next page; a password changed
-elsewhere signs out the sessions made with the old one, and a rotated secret key is still
-Django's to judge. Juma's password hash stays in PostgreSQL. On the embedded default every
+"""Who is signed in is read from the cache while the node's processes share one (Redis), with
+their organization, and every change of the person reaches their next request: Amina (Kijani's
+admin) suspends Juma (an agent) and he is signed out at once; Juma's new name, and his
+organization's, show on his next page; a password changed elsewhere signs out the sessions made
+with the old one, and a rotated secret key is still Django's to judge. Juma's password hash stays in PostgreSQL. On the embedded default every
 request reads the person from the database, as Django does."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from apps.identity import services
 from apps.identity.middleware import kept_user_key
-from apps.identity.models import User
+from apps.identity.models import Organization, User
 
 PROFILE = "/accounts/profile/"
 
@@ -83,6 +83,21 @@ def test_a_new_name_shows_on_the_next_page(juma, shared_cache):
     services.user_profile_update(user=User.objects.get(pk=juma.pk), full_name="Juma O. Otieno")
 
     assert "Juma O. Otieno" in browser.get(PROFILE).content.decode()
+
+
+def test_juma_s_organization_is_kept_with_him_and_a_new_name_shows_at_once(
+    juma, kijani, shared_cache
+):
+    browser = _signed_in(juma)
+    browser.get("/staff/")
+    with CaptureQueriesContext(connection) as captured:
+        assert browser.get("/staff/").status_code == 200
+    assert not [q for q in captured if f'FROM "{Organization._meta.db_table}"' in q["sql"]]
+
+    kijani.name = "Kijani Credit"
+    kijani.save()
+
+    assert "Kijani Credit · originator dashboard" in browser.get("/staff/").content.decode()
 
 
 def test_a_password_changed_elsewhere_signs_out_the_old_sessions(juma, shared_cache):
