@@ -15,9 +15,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -302,6 +302,8 @@ def statement_pdf_download(request: HttpRequest) -> HttpResponse:
 
 # --- the network's projects -------------------------------------------------------------------
 
+CATALOGUE_SECONDS = 60
+
 
 @portal_required("invest")
 def network_catalogue(request: HttpRequest) -> HttpResponse:
@@ -309,16 +311,18 @@ def network_catalogue(request: HttpRequest) -> HttpResponse:
         page = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
         page = 1
-    # The template caches the list until a projects book grows, and reads it only to render it.
-    context = {
-        "page": page,
-        "books_version": ledger_selectors.projects_books_version(),
-        "catalogue": SimpleLazyObject(lambda: _catalogue(page)),
-    }
+    # The same for every investor, so rendered without the request: kept until a projects book
+    # grows, and at most a minute for what else it shows (followed nodes' names and sync times).
+    catalogue = ledger_selectors.kept_while_projects_books_stay(
+        key=f"network-catalogue:{page}",
+        build=lambda: render_to_string("funding/_catalogue.html", _catalogue(page)),
+        seconds=CATALOGUE_SECONDS,
+    )
+    context = {"catalogue": catalogue}
     return render(request, "funding/catalogue.html", context)
 
 
 def _catalogue(page: int) -> dict:
     projects, total = selectors.network_catalogue(page=page)
     pages = max(math.ceil(total / selectors.CATALOGUE_PAGE), 1)
-    return {"projects": projects, "total": total, "pages": pages}
+    return {"page": page, "projects": projects, "total": total, "pages": pages}

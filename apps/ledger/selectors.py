@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+
+from apps.node.cache import kept_at_version
 
 from . import read_cache, storage
 from .entries import InvalidEntry, decode_entry
@@ -390,6 +393,21 @@ def projects_books_version() -> str:
     its signed tree hash, and for a followed one how far it is indexed (its entries show once
     indexed, after the pull). One query, at most once a second (read_cache.projects_version)."""
     return read_cache.projects_version(_projects_books_at)
+
+
+Kept = TypeVar("Kept")
+
+
+def kept_while_projects_books_stay(*, key: str, build: Callable[[], Kept], seconds: int) -> Kept:
+    """What BUILD gives, kept SECONDS under KEY until a projects book this node holds changes
+    (projects_books_version): the version and what was kept come in one round trip."""
+    return kept_at_version(
+        key=key,
+        version_key=read_cache.PROJECTS_VERSION_KEY,
+        version=projects_books_version,
+        build=build,
+        seconds=seconds,
+    )
 
 
 def _projects_books_at() -> str:
