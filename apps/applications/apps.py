@@ -16,12 +16,16 @@ class ApplicationsConfig(AppConfig):
         from . import receivers
         from .models import Loan
 
-        # What the staff dashboard shows (selectors.dashboard_cards).
+        # What the staff pages kept per organization show (selectors.kept_for_organization).
         for model in (Loan, Project, Commitment, CredentialRecord, User, StaffInvitation):
             name = model._meta.label_lower
             post_save.connect(
-                receivers.dashboard_changed, sender=model, dispatch_uid=f"dashboard-{name}-saved"
+                receivers.organization_changed,
+                sender=model,
+                dispatch_uid=f"staff-pages-{name}-saved",
             )
             post_delete.connect(
-                receivers.dashboard_changed, sender=model, dispatch_uid=f"dashboard-{name}-deleted"
+                receivers.organization_changed,
+                sender=model,
+                dispatch_uid=f"staff-pages-{name}-deleted",
             )

@@ -1,19 +1,19 @@
-"""Receivers of Django's model signals for the staff dashboard. Thin: the selectors own what
-they keep."""
+"""Receivers of Django's model signals for the staff pages kept per organization. Thin: the
+selectors own what they keep."""
 
 from __future__ import annotations
 
 from apps.node.cache import next_generation_now_and_after_commit
 
-from .selectors import dashboard_generation_key
+from .selectors import staff_generation_key
 
 
-def dashboard_changed(sender, *, instance, **kwargs) -> None:
-    """Something an organization's dashboard shows was saved or deleted: its cards are built
-    again, at once for reads in this transaction and again after the commit."""
+def organization_changed(sender, *, instance, **kwargs) -> None:
+    """Something an organization's staff pages show was saved or deleted: they are built again,
+    at once for reads in this transaction and again after the commit."""
     organization_id = _organization_id(instance)
     if organization_id is not None:
-        next_generation_now_and_after_commit(dashboard_generation_key(organization_id))
+        next_generation_now_and_after_commit(staff_generation_key(organization_id))
 
 
 def _organization_id(instance) -> int | None:

@@ -196,35 +196,37 @@ def approval_limit_for(*, organization_id: int, currency: str) -> Decimal | None
     )
 
 
-Cards = TypeVar("Cards")
+Kept = TypeVar("Kept")
 
-# The dashboard's cards are kept this long at most: their generation moves on with every change
-# saved through the models (receivers.dashboard_changed), and the bound covers what changes
-# around them: an invitation that expires, a row written with update().
-DASHBOARD_SECONDS = 60
-DASHBOARD_GENERATION_SECONDS = 24 * 60 * 60
-
-
-def dashboard_generation_key(organization_id: int) -> str:
-    return f"staff-dashboard:generation:{organization_id}"
+# A staff page's part is kept this long at most: its generation moves on with every change saved
+# through the models (receivers.organization_changed), and the bound covers what changes around
+# them: an invitation that expires, a row written with update(), a borrower's new name.
+STAFF_PAGE_SECONDS = 60
+STAFF_GENERATION_SECONDS = 24 * 60 * 60
 
 
-def dashboard_cards(*, organization: Organization, build: Callable[[], Cards]) -> Cards:
-    """What BUILD makes of ORGANIZATION's dashboard (its queues, portfolio and count cards),
-    kept for the day while the node's processes share a cache: a loan, project, commitment,
-    credential, staff member or invitation of the organization saved or deleted moves its
-    generation on. Without a shared cache the worker's changes would not reach the web
-    processes' generations, so it is built each time (the loans' figures are still cached
-    under loans_changed)."""
+def staff_generation_key(organization_id: int) -> str:
+    return f"staff:generation:{organization_id}"
+
+
+def kept_for_organization(
+    *, organization: Organization, key: str, build: Callable[[], Kept]
+) -> Kept:
+    """What BUILD makes of a staff page of ORGANIZATION (KEY names the page and what it shows),
+    kept while the node's processes share a cache: a loan, project, commitment, credential,
+    staff member or invitation of the organization saved or deleted moves its generation on,
+    and every page is built again. Without a shared cache the worker's changes would not reach
+    the web processes' generations, so it is built each time (the loans' figures are still
+    cached under loans_changed)."""
     if not settings.GROWR_CACHE_SHARED:
         return build()
-    generation_key = dashboard_generation_key(organization.pk)
+    generation_key = staff_generation_key(organization.pk)
     return kept_at_version(
-        key=f"staff-dashboard:{organization.pk}:{timezone.localdate().isoformat()}",
+        key=f"staff:{organization.pk}:{key}",
         version_key=generation_key,
-        version=lambda: generation(generation_key, seconds=DASHBOARD_GENERATION_SECONDS),
+        version=lambda: generation(generation_key, seconds=STAFF_GENERATION_SECONDS),
         build=build,
-        seconds=DASHBOARD_SECONDS,
+        seconds=STAFF_PAGE_SECONDS,
     )
 
 

@@ -8,6 +8,7 @@ turn a service's refusal into form errors (re-rendering the page with the form),
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -150,6 +151,21 @@ def _queues(organization, state: str = "") -> list[dict]:
 @portal_required("staff")
 def loan_queue(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
+    # Every filter, search and page of the queue is its own address: kept per address.
+    address = hashlib.sha256(request.GET.urlencode().encode()).hexdigest()
+    body = selectors.kept_for_organization(
+        organization=organization,
+        key=f"loan-queue:{address}",
+        build=lambda: _loan_queue_body(request, organization),
+    )
+    return render(
+        request, "applications/staff/queue.html", {"organization": organization, "body": body}
+    )
+
+
+def _loan_queue_body(request: HttpRequest, organization) -> str:
+    """The queue's counts, filters and page of loans: the same for every member of ORGANIZATION
+    at this address (they are kept for all of them)."""
     filter_form = LoanQueueFilterForm(
         request.GET or None,
         projects=project_selectors.organization_projects_to_filter(
@@ -159,8 +175,8 @@ def loan_queue(request: HttpRequest) -> HttpResponse:
     filters = filter_form.filters()
     loans = selectors.organization_loans(organization=organization, **filters)
     number = request.GET.get("page")
-    # The template caches the queues and the page of loans until a loan changes: what they
-    # need is read only when it renders them.
+    # Without a shared cache the template caches the queues and the page of loans until a loan
+    # changes: what they need is read only when it renders them.
     context = {
         "organization": organization,
         "filter_form": filter_form,
@@ -171,7 +187,8 @@ def loan_queue(request: HttpRequest) -> HttpResponse:
         "queues": SimpleLazyObject(lambda: _queues(organization, filters["state"])),
         "page": SimpleLazyObject(lambda: Paginator(loans, LOANS_PAGE).get_page(number)),
     }
-    return render(request, "applications/staff/queue.html", context)
+    # With the request for the pages' links ({% querystring %}); nothing of the person in it.
+    return render_to_string("applications/staff/_queue_body.html", context, request)
 
 
 # --- one application or loan -----------------------------------------------------------------
@@ -709,8 +726,11 @@ class DashboardCards:
 @portal_required("staff")
 def staff_home(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
-    cards = selectors.dashboard_cards(
-        organization=organization, build=lambda: _dashboard_cards(organization)
+    # The portfolio's "due this week" moves with the day.
+    cards = selectors.kept_for_organization(
+        organization=organization,
+        key=f"dashboard:{timezone.localdate().isoformat()}",
+        build=lambda: _dashboard_cards(organization),
     )
     context = {"organization": organization, "cards": cards}
     return render(request, "applications/staff/home.html", context)
@@ -718,7 +738,7 @@ def staff_home(request: HttpRequest) -> HttpResponse:
 
 def _dashboard_cards(organization) -> DashboardCards:
     """The cards every member of ORGANIZATION sees alike, rendered without the request: they are
-    kept for all of them (selectors.dashboard_cards)."""
+    kept for all of them (selectors.kept_for_organization)."""
     # The portfolio sums up every loan (tens of milliseconds for tens of thousands): the template
     # caches it and the queues until a loan changes, and reads them only when it renders them.
     figures = SimpleLazyObject(lambda: selectors.portfolio(organization=organization))

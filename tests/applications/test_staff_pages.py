@@ -818,6 +818,25 @@ def test_the_queue_shows_a_change_at_once(client, apply, open_goats, juma):
     assert "Submitted, pending approval" not in page and 'data-queue="to_review">0<' in page
 
 
+def test_a_kept_queue_runs_no_loan_query_and_shows_a_change_at_once(
+    client, settings, apply, open_goats, juma
+):
+    settings.GROWR_CACHE_SHARED = True  # as on a node with Redis, whichever cache tests run on
+    loan = apply(UserFactory(), open_goats, amount="6000", duration=6)
+    client.force_login(juma)
+    to_review = f"{QUEUE}?state=to_review"
+    assert 'data-queue="to_review">1<' in client.get(QUEUE).content.decode()
+    assert "Submitted, pending approval" in client.get(to_review).content.decode()
+    with CaptureQueriesContext(connection) as kept:
+        assert "Submitted, pending approval" in client.get(to_review).content.decode()
+    assert not [q for q in kept if "_loan" in q["sql"] or "_project" in q["sql"]]
+
+    services.application_reject(actor=juma, loan=loan, reason="No shed for the goats yet.")
+
+    assert 'data-queue="to_review">0<' in client.get(QUEUE).content.decode()
+    assert "Submitted, pending approval" not in client.get(to_review).content.decode()
+
+
 def test_the_project_filter_offers_the_newest_projects_and_the_one_chosen(client, open_goats, juma):
     Project.objects.bulk_create(
         Project(organization=juma.organization, created_by=juma, **goat_terms(name=f"P{n}"))
