@@ -22,9 +22,10 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
-from apps.node.cache import generation, kept_at_version
+from apps.node.cache import generation, kept_at_version, read_ahead
 
 from .models import Organization, User
+from .selectors import bell_keys
 
 # A kept user lasts this long at most: a change made while Redis was out of reach moved no
 # generation on, and a deactivated person must not stay signed in for longer than sessions do
@@ -61,12 +62,16 @@ def signed_in_user(request):
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return auth.get_user(request)
     generation_key = user_generation_key(user_id)
+    # The layout's bell is read with the person, in the same round trip.
+    ahead = read_ahead([generation_key, kept_user_key(user_id), *bell_keys(user_id)])
+    request.bell_read_ahead = ahead
     kept = kept_at_version(
         key=kept_user_key(user_id),
         version_key=generation_key,
         version=lambda: generation(generation_key, seconds=USER_GENERATION_SECONDS),
         build=lambda: _without_password(load_backend(backend_path).get_user(user_id)),
         seconds=USER_SECONDS,
+        ahead=ahead,
     )
     if kept is not None and constant_time_compare(session_hash, kept[1]):
         return kept[0]

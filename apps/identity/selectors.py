@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.node.cache import generation, kept_at_version
+from apps.node.cache import ReadAhead, generation, kept_at_version
 
 from .models import Notification, Organization, StaffInvitation, User
 
@@ -72,20 +72,27 @@ def bell_generation_key(user_id: int) -> str:
     return f"bell:generation:{user_id}"
 
 
-def notification_bell(*, user: User) -> Bell:
+def bell_keys(user_id: int) -> list[str]:
+    """Where a person's kept bell and its generation are, for a read ahead with the person."""
+    return [bell_generation_key(user_id), f"bell:{user_id}"]
+
+
+def notification_bell(*, user: User, ahead: ReadAhead | None = None) -> Bell:
     """What the header's bell shows. Every page's layout asks, so it is kept per person while
     the cache is shared by the node's processes (Redis): a notification written or read moves
-    the person's generation on (notifications.bell_changed). Without a shared cache the worker's
+    the person's generation on (notifications.bell_changed). AHEAD is what the request read of
+    it with the person (middleware.signed_in_user). Without a shared cache the worker's
     notifications would not reach the web processes' bells, so it is read each time."""
     if not settings.GROWR_CACHE_SHARED:
         return _bell_read(user.pk)
-    generation_key = bell_generation_key(user.pk)
+    generation_key, key = bell_keys(user.pk)
     return kept_at_version(
-        key=f"bell:{user.pk}",
+        key=key,
         version_key=generation_key,
         version=lambda: generation(generation_key, seconds=BELL_GENERATION_SECONDS),
         build=lambda: _bell_read(user.pk),
         seconds=BELL_SECONDS,
+        ahead=ahead,
     )
 
 

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import monotonic
 from typing import ClassVar, TypeVar
 
@@ -148,6 +149,36 @@ class ProcessRedisCache(RedisCache):
         return self._or_missed(False, super().clear)
 
 
+class _GenerationsMoved:
+    """How many times this process moved a generation on: a read ahead is good while it stays."""
+
+    count = 0
+    lock = threading.Lock()
+
+    @classmethod
+    def one_more(cls) -> None:
+        with cls.lock:
+            cls.count += 1
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """Kept answers and their generations read ahead of their use, several in one round trip
+    (read_ahead). Good while this process moves no generation on: the request's own change may
+    be among them (a visit to the notifications marks them read before the layout's bell)."""
+
+    found: dict
+    moves: int
+
+    def still_good(self) -> bool:
+        return self.moves == _GenerationsMoved.count
+
+
+def read_ahead(keys: list[str]) -> ReadAhead:
+    moves = _GenerationsMoved.count
+    return ReadAhead(found=cache.get_many(keys), moves=moves)
+
+
 def kept_at_version(
     *,
     key: str,
@@ -155,13 +186,18 @@ def kept_at_version(
     version: Callable[[], object],
     build: Callable[[], Kept],
     seconds: int,
+    ahead: ReadAhead | None = None,
 ) -> Kept:
     """What BUILD gives, kept SECONDS under KEY beside the version it was built at. The version
     is what the cache holds under VERSION_KEY (VERSION gives it when the cache has none), and a
     kept answer of another version is built again. Both are read in one round trip: under load
     the second round trip of a version-in-the-key cost a tenth of the read APIs' throughput.
+    AHEAD, when still good, is that round trip, made ahead with other answers' keys.
     With Redis out of reach the answer is built each time: slower, but still answered."""
-    found = cache.get_many([version_key, key])
+    if ahead is not None and ahead.still_good():
+        found = ahead.found
+    else:
+        found = cache.get_many([version_key, key])
     current = found.get(version_key)
     if current is None:
         current = version()
@@ -186,6 +222,7 @@ def generation(key: str, *, seconds: int | None = None) -> int:
 
 def next_generation(key: str) -> None:
     """Move the generation under KEY on: what was kept under the one before is built again."""
+    _GenerationsMoved.one_more()
     with contextlib.suppress(ValueError):  # none yet: the next reader starts one from the clock
         cache.incr(key)
 

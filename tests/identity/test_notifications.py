@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from unittest import mock
+from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,9 +20,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.identity import consumers
+from apps.identity.middleware import kept_user_key, user_generation_key
 from apps.identity.models import Notification
 from apps.identity.notifications import notify_user
-from apps.identity.selectors import Bell, bell_generation_key, notification_bell
+from apps.identity.selectors import Bell, bell_generation_key, bell_keys, notification_bell
 from apps.node.cache import generation
 from growr_site.asgi import application
 from tests.openapi import schema_errors
@@ -274,12 +277,13 @@ def test_the_header_bell_counts_the_unread_and_says_how_news_comes(client, juma)
     assert '<span class="bell-count"><span data-unread>2</span>' in page
 
 
-def test_visiting_the_list_shows_the_newest_first_and_marks_them_read(client, juma):
+def test_visiting_the_list_shows_the_newest_first_and_marks_them_read(client, juma, shared_cache):
     notify_user(user_id=juma.pk, kind="application", text="New application L-000001.")
     notify_user(
         user_id=juma.pk, kind="application", text="L-000001 needs a look.", link="/staff/loans/1/"
     )
     client.force_login(juma)
+    assert _bell_shown(client) == ("2", ANY)  # kept, and read ahead with Juma on his next page
 
     page = client.get(PAGE).content.decode()
 
@@ -358,6 +362,23 @@ def test_a_kept_bell_shows_a_new_notification_and_a_read_list_on_the_next_page(
     client.get(PAGE)  # seen
     assert _bell_shown(client) == ("0", str(second.pk))
     assert _bell_queries(client) == 0
+
+
+def test_a_kept_bell_comes_with_the_person_in_one_round_trip(client, juma, shared_cache):
+    client.force_login(juma)
+    client.get(PROFILE)  # both kept now
+    asked = []
+    get_many = cache.get_many
+
+    def asking(keys, *args, **kwargs):
+        asked.append(list(keys))
+        return get_many(keys, *args, **kwargs)
+
+    with mock.patch.object(cache, "get_many", asking):
+        assert _bell_shown(client) == ("0", "0")
+
+    person = [user_generation_key(juma.pk), kept_user_key(juma.pk)]
+    assert [keys for keys in asked if "bell:" in str(keys)] == [person + bell_keys(juma.pk)]
 
 
 def test_a_bell_read_before_the_notification_commits_is_read_again_after(
