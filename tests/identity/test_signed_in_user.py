@@ -2,8 +2,9 @@
 their organization, and every change of the person reaches their next request: Amina (Kijani's
 admin) suspends Juma (an agent) and he is signed out at once; Juma's new name, and his
 organization's, show on his next page; a password changed elsewhere signs out the sessions made
-with the old one, and a rotated secret key is still Django's to judge. Juma's password hash stays in PostgreSQL. On the embedded default every
-request reads the person from the database, as Django does."""
+with the old one, and a rotated secret key is still Django's to judge. Juma's password hash
+stays in PostgreSQL. On the embedded default every request reads the person from the database,
+as Django does."""
 
 from __future__ import annotations
 
