@@ -20,12 +20,12 @@ class ApplicationsConfig(AppConfig):
         for model in (Loan, Project, Commitment, CredentialRecord, User, StaffInvitation):
             name = model._meta.label_lower
             post_save.connect(
-                receivers.organization_changed,
+                receivers.staff_pages_changed,
                 sender=model,
                 dispatch_uid=f"staff-pages-{name}-saved",
             )
             post_delete.connect(
-                receivers.organization_changed,
+                receivers.staff_pages_changed,
                 sender=model,
                 dispatch_uid=f"staff-pages-{name}-deleted",
             )

@@ -8,7 +8,7 @@ from apps.node.cache import next_generation_now_and_after_commit
 from .selectors import staff_generation_key
 
 
-def organization_changed(sender, *, instance, **kwargs) -> None:
+def staff_pages_changed(sender, *, instance, **kwargs) -> None:
     """Something an organization's staff pages show was saved or deleted: they are built again,
     at once for reads in this transaction and again after the commit."""
     organization_id = _organization_id(instance)

@@ -199,7 +199,7 @@ def approval_limit_for(*, organization_id: int, currency: str) -> Decimal | None
 Kept = TypeVar("Kept")
 
 # A staff page's part is kept this long at most: its generation moves on with every change saved
-# through the models (receivers.organization_changed), and the bound covers what changes around
+# through the models (receivers.staff_pages_changed), and the bound covers what changes around
 # them: an invitation that expires, a row written with update(), a borrower's new name.
 STAFF_PAGE_SECONDS = 60
 STAFF_GENERATION_SECONDS = 24 * 60 * 60
