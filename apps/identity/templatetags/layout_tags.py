@@ -50,9 +50,9 @@ def _nav(
 
 @register.simple_tag
 def layout_links() -> dict[str, str]:
-    """The layout's links and files besides the navigation ({% layout_links as links %}): a
-    reversal or a static file's hashed name costs tens of microseconds, and the layout has ten
-    on every page."""
+    """The layout's links and files besides the navigation ({% layout_links as layout_urls %},
+    a name no page's context uses): a reversal or a static file's hashed name costs tens of
+    microseconds, and the layout has twelve on every page."""
     return _links(get_script_prefix())
 
 
