@@ -209,6 +209,11 @@ def staff_generation_key(organization_id: int) -> str:
     return f"staff:generation:{organization_id}"
 
 
+def staff_generation(*, organization_id: int) -> int:
+    """Where ORGANIZATION's staff pages are at: what was kept at another is built again."""
+    return generation(staff_generation_key(organization_id), seconds=STAFF_GENERATION_SECONDS)
+
+
 def kept_for_organization(
     *, organization: Organization, key: str, build: Callable[[], Kept]
 ) -> Kept:
@@ -220,11 +225,10 @@ def kept_for_organization(
     cached under loans_changed)."""
     if not settings.GROWR_CACHE_SHARED:
         return build()
-    generation_key = staff_generation_key(organization.pk)
     return kept_at_version(
         key=f"staff:{organization.pk}:{key}",
-        version_key=generation_key,
-        version=lambda: generation(generation_key, seconds=STAFF_GENERATION_SECONDS),
+        version_key=staff_generation_key(organization.pk),
+        version=lambda: staff_generation(organization_id=organization.pk),
         build=build,
         seconds=STAFF_PAGE_SECONDS,
     )

@@ -26,7 +26,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
 
 from apps.funding import selectors as funding_selectors
-from apps.identity import credential_selectors
+from apps.identity import credential_selectors, kept_pages
 from apps.identity import selectors as identity_selectors
 from apps.identity.permissions import (
     ORIGINATOR_ADMIN_ONLY,
@@ -153,13 +153,33 @@ def loan_queue(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
     # Every filter, search and page of the queue is its own address: kept per address.
     address = hashlib.sha256(request.GET.urlencode().encode()).hexdigest()
-    body = selectors.kept_for_organization(
-        organization=organization,
-        key=f"loan-queue:{address}",
-        build=lambda: _loan_queue_body(request, organization),
+    key = f"loan-queue:{address}"
+
+    def context() -> dict:
+        body = selectors.kept_for_organization(
+            organization=organization,
+            key=key,
+            build=lambda: _loan_queue_body(request, organization),
+        )
+        return {"organization": organization, "body": body}
+
+    return _render_kept_staff_page(
+        request, "applications/staff/queue.html", context, organization=organization, key=key
     )
-    return render(
-        request, "applications/staff/queue.html", {"organization": organization, "body": body}
+
+
+def _render_kept_staff_page(
+    request: HttpRequest, template_name: str, context: Callable[[], dict], *, organization, key: str
+) -> HttpResponse:
+    """A staff page of ORGANIZATION kept whole per person (kept_pages.render_kept) beside the
+    organization's staff generation, as its part kept for all its staff is."""
+    return kept_pages.render_kept(
+        request,
+        template_name,
+        context,
+        key=f"staff:{organization.pk}:{key}",
+        version_key=selectors.staff_generation_key(organization.pk),
+        version=lambda: selectors.staff_generation(organization_id=organization.pk),
     )
 
 
@@ -727,13 +747,17 @@ class DashboardCards:
 def staff_home(request: HttpRequest) -> HttpResponse:
     organization = request.user.organization
     # The portfolio's "due this week" moves with the day.
-    cards = selectors.kept_for_organization(
-        organization=organization,
-        key=f"dashboard:{timezone.localdate().isoformat()}",
-        build=lambda: _dashboard_cards(organization),
+    key = f"dashboard:{timezone.localdate().isoformat()}"
+
+    def context() -> dict:
+        cards = selectors.kept_for_organization(
+            organization=organization, key=key, build=lambda: _dashboard_cards(organization)
+        )
+        return {"organization": organization, "cards": cards}
+
+    return _render_kept_staff_page(
+        request, "applications/staff/home.html", context, organization=organization, key=key
     )
-    context = {"organization": organization, "cards": cards}
-    return render(request, "applications/staff/home.html", context)
 
 
 def _dashboard_cards(organization) -> DashboardCards:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.identity import kept_pages
 from apps.identity.permissions import portal_required
 from apps.ledger import selectors as ledger_selectors
 from apps.projects import selectors as project_selectors
@@ -313,13 +314,25 @@ def network_catalogue(request: HttpRequest) -> HttpResponse:
         page = 1
     # The same for every investor, so rendered without the request: kept until a projects book
     # grows, and at most a minute for what else it shows (followed nodes' names and sync times).
-    catalogue = ledger_selectors.kept_while_projects_books_stay(
-        key=f"network-catalogue:{page}",
-        build=lambda: render_to_string("funding/_catalogue.html", _catalogue(page)),
-        seconds=CATALOGUE_SECONDS,
+    key = f"network-catalogue:{page}"
+
+    def context() -> dict:
+        catalogue = ledger_selectors.kept_while_projects_books_stay(
+            key=key,
+            build=lambda: render_to_string("funding/_catalogue.html", _catalogue(page)),
+            seconds=CATALOGUE_SECONDS,
+        )
+        return {"catalogue": catalogue}
+
+    # And the page around it, kept per investor.
+    return kept_pages.render_kept(
+        request,
+        "funding/catalogue.html",
+        context,
+        key=key,
+        version_key=ledger_selectors.PROJECTS_BOOKS_VERSION_KEY,
+        version=ledger_selectors.projects_books_version,
     )
-    context = {"catalogue": catalogue}
-    return render(request, "funding/catalogue.html", context)
 
 
 def _catalogue(page: int) -> dict:

@@ -28,5 +28,5 @@ def notification_bell(request) -> dict:
         return {}
     # Read when the layout shows it, after the view's own changes (a visit to the list marks
     # notifications read before the header counts what is left).
-    ahead = getattr(request, "bell_read_ahead", None)
+    ahead = getattr(request, "person_read_ahead", None)
     return {"bell": SimpleLazyObject(lambda: selectors.notification_bell(user=user, ahead=ahead))}

@@ -9,7 +9,11 @@ whose hash does not match goes through Django's own get_user, which may sign it 
 The password hash itself never goes to Redis: the kept user has it deferred (a page that checks
 a password reads it from PostgreSQL), and beside them is the hash their sessions carry, made
 with this node's SECRET_KEY, whose digest is in the key (processes restarted with another key
-do not share what they kept)."""
+do not share what they kept).
+
+The person's keys are read with the session in one round trip where the browser names whose
+session it holds (PERSON_HINT_COOKIE, sessions.SessionStore.load_ahead), and the request keeps
+what was read (request.person_read_ahead) for the layout's bell and kept_pages."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
-from apps.node.cache import generation, kept_at_version, read_ahead
+from apps.node.cache import ReadAhead, generation, kept_at_version, read_ahead
 
 from .models import Organization, User
 from .selectors import bell_keys
@@ -43,16 +47,60 @@ def kept_user_key(user_id: int) -> str:
     return f"user:{secret}:{user_id}"
 
 
+def person_keys(user_id: int) -> list[str]:
+    """What a signed-in request reads of its person, in one round trip: their generation and
+    kept copy, and their bell's (the layout shows it; kept_pages needs both generations)."""
+    return [user_generation_key(user_id), kept_user_key(user_id), *bell_keys(user_id)]
+
+
+# Whose session the browser probably holds, so that the session and the person are read in one
+# round trip (sessions.SessionStore.load_ahead). Not trusted: the session decides.
+PERSON_HINT_COOKIE = "growr_person"
+
+
 class KeptUserAuthenticationMiddleware(AuthenticationMiddleware):
     def process_request(self, request):
         super().process_request(request)  # checks the session middleware runs first
         if settings.GROWR_CACHE_SHARED:
             request.user = SimpleLazyObject(lambda: signed_in_user(request))
 
+    def process_response(self, request, response):
+        if hasattr(request, "person_read_ahead"):  # the person was read: keep the hint right
+            _keep_person_hint(request, response)
+        return response
+
+
+def _keep_person_hint(request, response) -> None:
+    person = request.user.pk  # None after a sign-out: the hint stays, and costs nothing there
+    if person is not None and request.COOKIES.get(PERSON_HINT_COOKIE) != str(person):
+        response.set_cookie(
+            PERSON_HINT_COOKIE,
+            str(person),
+            max_age=settings.SESSION_COOKIE_AGE,
+            path=settings.SESSION_COOKIE_PATH,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite=settings.SESSION_COOKIE_SAMESITE,
+        )
+
+
+def _session_read_with_person(request) -> tuple[int | None, ReadAhead | None]:
+    """Who the hint names, and what was read of them with the session (None where nothing was:
+    no hint, or a session store that cannot, sessions.SessionStore.load_ahead)."""
+    hint = request.COOKIES.get(PERSON_HINT_COOKIE, "")
+    if not (hint.isascii() and hint.isdigit() and len(hint) <= 18):
+        return None, None
+    load_ahead = getattr(request.session, "load_ahead", None)
+    if load_ahead is None:
+        return None, None
+    hinted = int(hint)
+    return hinted, load_ahead(person_keys(hinted))
+
 
 def signed_in_user(request):
     """auth.get_user(request), with the user read from the cache when it holds them."""
     session = request.session
+    hinted, ahead = _session_read_with_person(request)
     try:
         user_id = User._meta.pk.to_python(session[SESSION_KEY])
         backend_path = session[BACKEND_SESSION_KEY]
@@ -61,10 +109,10 @@ def signed_in_user(request):
         return auth.get_user(request)
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return auth.get_user(request)
+    if ahead is None or hinted != user_id:
+        ahead = read_ahead(person_keys(user_id))
+    request.person_read_ahead = ahead
     generation_key = user_generation_key(user_id)
-    # The layout's bell is read with the person, in the same round trip.
-    ahead = read_ahead([generation_key, kept_user_key(user_id), *bell_keys(user_id)])
-    request.bell_read_ahead = ahead
     kept = kept_at_version(
         key=kept_user_key(user_id),
         version_key=generation_key,

@@ -398,12 +398,16 @@ def projects_books_version() -> str:
 Kept = TypeVar("Kept")
 
 
+# Where the cache holds projects_books_version, for what else is kept beside it.
+PROJECTS_BOOKS_VERSION_KEY = read_cache.PROJECTS_VERSION_KEY
+
+
 def kept_while_projects_books_stay(*, key: str, build: Callable[[], Kept], seconds: int) -> Kept:
     """What BUILD gives, kept SECONDS under KEY until a projects book this node holds changes
     (projects_books_version): the version and what was kept come in one round trip."""
     return kept_at_version(
         key=key,
-        version_key=read_cache.PROJECTS_VERSION_KEY,
+        version_key=PROJECTS_BOOKS_VERSION_KEY,
         version=projects_books_version,
         build=build,
         seconds=seconds,

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import ClassVar, TypeVar
 
-from django.core.cache import cache
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache import cache, caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import transaction
 from redis import ConnectionPool, Redis, RedisError
@@ -174,9 +174,25 @@ class ReadAhead:
         return self.moves == _GenerationsMoved.count
 
 
-def read_ahead(keys: list[str]) -> ReadAhead:
+def read_ahead(keys: list[str], *, using: BaseCache | None = None) -> ReadAhead:
+    """KEYS of the node's cache, or of USING, which must be the same store (one_store)."""
     moves = _GenerationsMoved.count
-    return ReadAhead(found=cache.get_many(keys), moves=moves)
+    return ReadAhead(found=(using or cache).get_many(keys), moves=moves)
+
+
+def one_store(other: BaseCache) -> bool:
+    """Whether OTHER keeps its entries where the node's cache does, under the same keys: then one
+    round trip reads both (the sessions' cache and the default are one Redis: redis_caches)."""
+    default = caches["default"]
+    if other is default:
+        return True
+    return (
+        isinstance(other, RedisCache)
+        and isinstance(default, RedisCache)
+        and other._servers == default._servers
+        and (other.key_prefix, other.version, other.key_func)
+        == (default.key_prefix, default.version, default.key_func)
+    )
 
 
 def kept_at_version(

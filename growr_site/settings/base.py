@@ -228,12 +228,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Every signed-in request reads its session: from Redis when the node has it (written through to
-# the database, so a restart of Redis signs nobody out), else from the database, because the
-# embedded default's cache is each process's own and a sign-out must reach every process.
+# the database, so a restart of Redis signs nobody out; Django's cached_db, read in one round trip
+# with the person), else from the database, because the embedded default's cache is each
+# process's own and a sign-out must reach every process.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if GROWR_CACHE_SHARED
-    else "django.contrib.sessions.backends.db"
+    "apps.identity.sessions" if GROWR_CACHE_SHARED else "django.contrib.sessions.backends.db"
 )
 
 # CELERY (celery_worker/app.py reads every CELERY_* setting)

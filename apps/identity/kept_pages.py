@@ -1,0 +1,90 @@
+"""The busiest signed-in pages, kept whole per person while the node's processes share a cache.
+
+What the staff dashboard, the loan queue and the network catalogue show of an organization or of
+the network is kept already (applications.selectors.kept_for_organization,
+ledger.selectors.kept_while_projects_books_stay). What was left on every visit was rendering the
+layout and the page around it: about two fifths of a kept dashboard's time (py-spy), the person's
+name and role, their bell, the navigation, a dozen links. So the page is kept whole, per person
+and address, beside three versions: the page's own (the organization's staff generation, the
+projects books' version), the person's generation (their name, role, organization) and their
+bell's. The last two come from the request's read ahead with the person
+(middleware.signed_in_user), the first in the same round trip as the kept page.
+
+Two things are never kept: the CSRF token, masked anew for every answer as Django does, goes in
+where the kept copy holds a placeholder; and a request with a message to show is rendered as
+before, and not kept, so the message shows once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+
+from .middleware import user_generation_key
+from .selectors import bell_keys
+
+# A kept page lasts this long at most, as the parts it holds do: what changes around a save
+# (an invitation that expires, a followed node's sync time) shows within it.
+PAGE_SECONDS = 60
+# Where the CSRF token goes: PostgreSQL stores no NUL, so no text a page shows can hold this.
+CSRF_TOKEN_PLACEHOLDER = "\x00csrf-token\x00"  # noqa: S105 (no secret: where one goes)
+
+
+def render_kept(
+    request: HttpRequest,
+    template_name: str,
+    context: Callable[[], dict],
+    *,
+    key: str,
+    version_key: str,
+    version: Callable[[], object],
+) -> HttpResponse:
+    """render(request, TEMPLATE_NAME, CONTEXT()), kept for the signed-in person at this address.
+    KEY names what the page shows; VERSION_KEY is where the cache holds its version (VERSION
+    gives it when the cache has none). CONTEXT is called only when the page is rendered."""
+    person = _person_versions(request)
+    if person is None or len(messages.get_messages(request)):
+        return render(request, template_name, context())
+    page_key = _page_key(request, key)
+    found = cache.get_many([version_key, page_key])
+    current = found.get(version_key)
+    if current is None:
+        current = version()
+    versions = (current, *person)
+    kept = found.get(page_key)
+    if kept is not None and kept[0] == versions:
+        return HttpResponse(_with_csrf_token(request, kept[1]))
+    response = render(request, template_name, {**context(), "csrf_token": CSRF_TOKEN_PLACEHOLDER})
+    # Labelled with the versions read before it was rendered: a change meanwhile makes the next
+    # visit render it again, never keeps what it changed under a newer version.
+    cache.set(page_key, (versions, response.content), timeout=PAGE_SECONDS)
+    response.content = _with_csrf_token(request, response.content)
+    return response
+
+
+def _person_versions(request: HttpRequest) -> tuple[object, object] | None:
+    """The generations of the person and of their bell that the request read ahead, or None
+    where it read none (no shared cache, or a session Django's own get_user judged)."""
+    ahead = getattr(request, "person_read_ahead", None)
+    if not settings.GROWR_CACHE_SHARED or ahead is None or not ahead.still_good():
+        return None
+    user_id = request.user.pk
+    person = ahead.found.get(user_generation_key(user_id))
+    bell = ahead.found.get(bell_keys(user_id)[0])
+    return None if person is None or bell is None else (person, bell)
+
+
+def _page_key(request: HttpRequest, key: str) -> str:
+    # The path holds the script prefix the page's links start with.
+    address = hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest()[:32]
+    return f"page:{request.user.pk}:{address}"
+
+
+def _with_csrf_token(request: HttpRequest, page: bytes) -> bytes:
+    return page.replace(CSRF_TOKEN_PLACEHOLDER.encode(), get_token(request).encode())
