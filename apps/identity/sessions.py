@@ -3,10 +3,10 @@ in one round trip with what the request reads of the person (settings: SESSION_E
 Redis).
 
 A signed-in page read the session, then the person and their bell, then the page: three round
-trips to Redis, each a tenth to a sixth of a kept page's time (py-spy). The middleware knows whose session it
-probably is (PERSON_HINT_COOKIE) before reading it, so it reads the person's keys with the
-session. The hint is only that: the session decides who is signed in, and a hint that does not
-match it costs the keys it read ahead for nothing."""
+trips to Redis, each a tenth to a sixth of a kept page's time (py-spy). The middleware knows
+whose session it probably is (PERSON_HINT_COOKIE) before reading it, so it reads the person's
+keys with the session. The hint is only that: the session decides who is signed in, and a
+hint that does not match it costs the keys it read ahead for nothing."""
 
 from __future__ import annotations
 
