@@ -10,6 +10,13 @@ WSGI and runs in one trip, and a request borrows one of THREADS long-lived threa
 its synchronous work (the chain, and the request_started and request_finished signals, which
 must see the same database connection). With every thread busy, a request waits for one in
 the event loop, where waiting costs nothing.
+
+Django's handle() also crosses to a thread three times for every request: for the request_started
+signal, for the chain, and for response.close() (the request_finished signal) after sending.
+Here one trip does all three for a response whose content is already in memory, which is sent
+after; a streaming response is closed after it is sent, as Django does. A request whose client
+went away is not cancelled: its synchronous work cannot be interrupted anyway, and its thread
+must not be lent to the next request while still at it.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 
 class SyncChainASGIHandler(ASGIHandler):
@@ -35,15 +45,49 @@ class SyncChainASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        thread = await self._idle_threads.get()
-        try:
-            async with ThreadSensitiveContext(executor=thread):
-                await self.handle(scope, receive, send)
-        finally:
-            self._idle_threads.put_nowait(thread)
+        await self.handle(scope, receive, send)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            # The thread is lent for the synchronous work only, not while the body arrives or
+            # the answer leaves, unless the answer is made as it leaves (a streaming one).
+            thread = await self._idle_threads.get()
+            try:
+                async with ThreadSensitiveContext(executor=thread):
+                    response = await sync_to_async(self._respond, thread_sensitive=True)(
+                        scope, body_file
+                    )
+                    if response.streaming:
+                        await self._send_streaming(response, send)
+            finally:
+                self._idle_threads.put_nowait(thread)
+            if not response.streaming:
+                await self.send_response(response, send)
+        finally:
+            body_file.close()
+
+    async def _send_streaming(self, response: HttpResponseBase, send) -> None:
+        try:
+            await self.send_response(response, send)
+        finally:
+            await sync_to_async(response.close, thread_sensitive=True)()
+
+    def _respond(self, scope, body_file) -> HttpResponseBase:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()  # request_finished: the content is in memory, sent after this
+        return response
 
 
 def sync_chain_asgi_application() -> SyncChainASGIHandler:

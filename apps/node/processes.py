@@ -15,9 +15,8 @@ def service_command(service: str, *, host: str, port: int, web_workers: int) -> 
     python = shlex.quote(sys.executable)
     if service == "web":
         return (
-            f"{python} -m uvicorn growr_site.asgi:application --host {shlex.quote(host)} "
-            f"--port {port} --workers {web_workers} --proxy-headers --lifespan off "
-            "--timeout-graceful-shutdown 10"
+            f"{python} -m apps.node.web_server growr_site.asgi:application "
+            f"--host {shlex.quote(host)} --port {port} --workers {web_workers}"
         )
     if service == "worker":
         return (

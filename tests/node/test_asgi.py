@@ -1,18 +1,21 @@
 """The web server's HTTP handler (apps/node/asgi.py): Django's middleware as one synchronous
 chain, run on a fixed set of request threads. Juma signs in and opens his dashboard through the
 ASGI application exactly as uvicorn calls it; a crowd of requests at once is answered in full by
-no more threads than the node is given."""
+no more threads than the node is given; a request crosses to its thread once."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from http.cookies import SimpleCookie
+from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_finished, request_started
+from django.http import StreamingHttpResponse
 
 from apps.node.asgi import SyncChainASGIHandler
 from growr_site.asgi import application
@@ -159,3 +162,61 @@ async def test_a_request_that_crosses_into_async_and_back_keeps_its_thread():
     status, *_ = await _ask(handler, "GET", "/accounts/login/")
 
     assert status == 200 and threads == ["request-0_0", "request-0_0"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_crosses_to_its_thread_once_with_both_signals_there():
+    """request_started, the chain and request_finished in one trip, on one thread: the database
+    connection the request used is the one request_finished hands back."""
+    handler = SyncChainASGIHandler(threads=1)
+    seen = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.current_thread().name))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.current_thread().name))
+
+    thread = handler._idle_threads.get_nowait()
+    handler._idle_threads.put_nowait(thread)
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        with mock.patch.object(thread, "submit", wraps=thread.submit) as trips:
+            status, *_ = await _ask(handler, "GET", "/accounts/login/")
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+
+    assert status == 200 and trips.call_count == 1
+    assert seen == [("started", "request-0_0"), ("finished", "request-0_0")]
+
+
+# Django reads a synchronous iterator whole for an ASGI server, and says so.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+@pytest.mark.django_db(transaction=True)
+async def test_a_streaming_answer_is_made_on_the_request_thread_and_closed_after_it_is_sent():
+    handler = SyncChainASGIHandler(threads=1)
+    events = []
+
+    def parts():
+        for part in ("one,", "two"):
+            events.append((part, threading.current_thread().name))
+            yield part
+
+    def finished(**kwargs):
+        events.append(("finished", threading.current_thread().name))
+
+    handler._middleware_chain = lambda request: StreamingHttpResponse(parts())
+    request_finished.connect(finished)
+    try:
+        status, _, _, content = await _ask(handler, "GET", "/anything/")
+    finally:
+        request_finished.disconnect(finished)
+
+    assert status == 200 and content == "one,two"
+    assert events == [
+        ("one,", "request-0_0"),
+        ("two", "request-0_0"),
+        ("finished", "request-0_0"),
+    ]
