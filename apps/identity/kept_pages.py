@@ -17,13 +17,14 @@ before, and not kept, so the message shows once."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
 from django.shortcuts import render
 
 from .middleware import user_generation_key
@@ -87,4 +88,30 @@ def _page_key(request: HttpRequest, key: str) -> str:
 
 
 def _with_csrf_token(request: HttpRequest, page: bytes) -> bytes:
-    return page.replace(CSRF_TOKEN_PLACEHOLDER.encode(), get_token(request).encode())
+    return page.replace(CSRF_TOKEN_PLACEHOLDER.encode(), masked_csrf_token(request).encode())
+
+
+_CSRF_CHAR_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
+# Random bytes below the largest multiple of the alphabet's size: every character as likely.
+_CSRF_UNBIASED_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
+
+
+def masked_csrf_token(request: HttpRequest) -> str:
+    """get_token(REQUEST): the request's CSRF secret masked anew as Django masks it (and its
+    middleware unmasks it), with one read of the system's randomness where Django's makes one
+    per character of the mask (32: 31 µs a token here, against 6). A request without a secret
+    yet goes through get_token, which makes one."""
+    secret = request.META.get("CSRF_COOKIE")
+    if secret is None:
+        return get_token(request)
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True  # as get_token: the cookie's expiry renewed
+    size = len(CSRF_ALLOWED_CHARS)
+    mask: list[int] = []
+    while len(mask) < CSRF_SECRET_LENGTH:
+        mask += [byte % size for byte in secrets.token_bytes(48) if byte < _CSRF_UNBIASED_BELOW]
+    mask = mask[:CSRF_SECRET_LENGTH]
+    cipher = (
+        CSRF_ALLOWED_CHARS[(_CSRF_CHAR_INDEX[char] + m) % size]
+        for char, m in zip(secret, mask, strict=True)
+    )
+    return "".join(CSRF_ALLOWED_CHARS[m] for m in mask) + "".join(cipher)

@@ -9,15 +9,19 @@ nothing but the time."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 from django.core.cache import cache, caches
 from django.db import connection
-from django.test import Client
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, _unmask_cipher_token
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from apps.identity import services
-from apps.identity.kept_pages import CSRF_TOKEN_PLACEHOLDER
+from apps.identity.kept_pages import CSRF_TOKEN_PLACEHOLDER, masked_csrf_token
 from apps.identity.middleware import PERSON_HINT_COOKIE
 from apps.identity.models import User
 from apps.identity.notifications import notify_user
@@ -188,3 +192,38 @@ def test_without_a_shared_cache_every_page_is_rendered(juma):
     browser = _signed_in(juma)
     _rendered(browser, HOME)
     assert _rendered(browser, HOME)[1]
+
+
+@given(secret=st.text(alphabet=CSRF_ALLOWED_CHARS, min_size=32, max_size=32))
+def test_a_kept_pages_csrf_token_unmasks_to_the_secret_as_djangos_does(secret):
+    request = RequestFactory().get(HOME)
+    request.META["CSRF_COOKIE"] = secret
+
+    token = masked_csrf_token(request)
+
+    assert len(token) == 64 and set(token) <= set(CSRF_ALLOWED_CHARS)
+    assert _unmask_cipher_token(token) == secret
+    assert request.META["CSRF_COOKIE_NEEDS_UPDATE"] is True
+
+
+def test_a_kept_pages_csrf_mask_draws_every_character_as_often():
+    """Uniform over the 62 characters: a byte taken modulo 62 without dropping the top eight
+    values would make eight characters a quarter likelier (a chi-square near 800, not 61)."""
+    request = RequestFactory().get(HOME)
+    request.META["CSRF_COOKIE"] = "a" * 32
+    counts = Counter()
+    for _ in range(4000):
+        counts.update(masked_csrf_token(request)[:32])
+
+    expected = 4000 * 32 / len(CSRF_ALLOWED_CHARS)
+    chi_square = sum((counts[char] - expected) ** 2 / expected for char in CSRF_ALLOWED_CHARS)
+
+    assert chi_square < 140  # 61 degrees of freedom: above 140 once in about 10^8 draws
+
+
+def test_a_request_without_a_csrf_secret_gets_one_as_from_django():
+    request = RequestFactory().get(HOME)
+
+    token = masked_csrf_token(request)
+
+    assert _unmask_cipher_token(token) == request.META["CSRF_COOKIE"]
