@@ -7,8 +7,9 @@ layout and the page around it: about two fifths of a kept dashboard's time (py-s
 name and role, their bell, the navigation, a dozen links. So the page is kept whole, per person
 and address, beside three versions: the page's own (the organization's staff generation, the
 projects books' version), the person's generation (their name, role, organization) and their
-bell's. The last two come from the request's read ahead with the person
-(middleware.signed_in_user), the first in the same round trip as the kept page.
+bell's. All of them and the page come with the session, in one round trip
+(middleware.signed_in_user reads keys_to_read_ahead): the page by the person and the address,
+its version where this process learnt where that is kept (one round trip more where not).
 
 Two things are never kept: the CSRF token, masked anew for every answer as Django does, goes in
 where the kept copy holds a placeholder; and a request with a message to show is rendered as
@@ -27,7 +28,9 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
 from django.shortcuts import render
 
-from .middleware import user_generation_key
+from apps.node.cache import ReadAhead
+
+from .person_keys import user_generation_key
 from .selectors import bell_keys
 
 # A kept page lasts this long at most, as the parts it holds do: what changes around a save
@@ -52,12 +55,16 @@ def render_kept(
     person = _person_versions(request)
     if person is None or len(messages.get_messages(request)):
         return render(request, template_name, context())
-    page_key = _page_key(request, key)
-    found = cache.get_many([version_key, page_key])
+    user_id = request.user.pk
+    page_key = _page_key(user_id, request)
+    found = _read(request.person_read_ahead, [version_key, page_key])
+    _version_keys[(user_id, request.path)] = version_key
+    if len(_version_keys) > VERSION_KEYS_KEPT:
+        _version_keys.clear()
     current = found.get(version_key)
     if current is None:
         current = version()
-    versions = (current, *person)
+    versions = (key, current, *person)
     kept = found.get(page_key)
     if kept is not None and kept[0] == versions:
         return HttpResponse(_with_csrf_token(request, kept[1]))
@@ -67,6 +74,31 @@ def render_kept(
     cache.set(page_key, (versions, response.content), timeout=PAGE_SECONDS)
     response.content = _with_csrf_token(request, response.content)
     return response
+
+
+# Where each person's page at each path was last kept beside its version, as this process saw
+# it: read with the session next time (keys_to_read_ahead). A key not known here costs a round
+# trip more, never a wrong page, so the table is simply emptied past VERSION_KEYS_KEPT entries.
+_version_keys: dict[tuple[int, str], str] = {}
+VERSION_KEYS_KEPT = 10_000
+
+
+def keys_to_read_ahead(request: HttpRequest, *, user_id: int) -> list[str]:
+    """What REQUEST would read of the page kept for USER_ID at its address, for the read with
+    the session (middleware.signed_in_user): the page, and its version where this process knows
+    where that is. Only a GET can be answered by a kept page."""
+    if request.method != "GET":
+        return []
+    version_key = _version_keys.get((user_id, request.path))
+    page_key = _page_key(user_id, request)
+    return [page_key] if version_key is None else [page_key, version_key]
+
+
+def _read(ahead: ReadAhead, keys: list[str]) -> dict:
+    """KEYS as the read ahead with the session found them, and those it did not ask, now."""
+    found = {key: ahead.found[key] for key in keys if key in ahead.found}
+    missing = [key for key in keys if key not in ahead.asked]
+    return {**found, **cache.get_many(missing)} if missing else found
 
 
 def _person_versions(request: HttpRequest) -> tuple[object, object] | None:
@@ -81,10 +113,11 @@ def _person_versions(request: HttpRequest) -> tuple[object, object] | None:
     return None if person is None or bell is None else (person, bell)
 
 
-def _page_key(request: HttpRequest, key: str) -> str:
-    # The path holds the script prefix the page's links start with.
-    address = hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest()[:32]
-    return f"page:{request.user.pk}:{address}"
+def _page_key(user_id: int, request: HttpRequest) -> str:
+    # The path holds the script prefix the page's links start with; what else the page's
+    # content depends on (the day, the organization) is among the versions it is kept beside.
+    address = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
+    return f"page:{user_id}:{address}"
 
 
 def _with_csrf_token(request: HttpRequest, page: bytes) -> bytes:

@@ -13,11 +13,10 @@ do not share what they kept).
 
 The person's keys are read with the session in one round trip where the browser names whose
 session it holds (PERSON_HINT_COOKIE, sessions.SessionStore.load_ahead), and the request keeps
-what was read (request.person_read_ahead) for the layout's bell and kept_pages."""
+what was read (request.person_read_ahead) for the layout's bell and kept_pages, whose page at the
+request's address is read in the same round trip (kept_pages.keys_to_read_ahead)."""
 
 from __future__ import annotations
-
-import hashlib
 
 from django.conf import settings
 from django.contrib import auth
@@ -28,29 +27,15 @@ from django.utils.functional import SimpleLazyObject
 
 from apps.node.cache import ReadAhead, generation, kept_at_version, read_ahead
 
+from . import kept_pages
 from .models import Organization, User
-from .selectors import bell_keys
+from .person_keys import kept_user_key, person_keys, user_generation_key
 
 # A kept user lasts this long at most: a change made while Redis was out of reach moved no
 # generation on, and a deactivated person must not stay signed in for longer than sessions do
 # (settings: the sessions cache's LONGEST_TIMEOUT).
 USER_SECONDS = 60
 USER_GENERATION_SECONDS = 24 * 60 * 60
-
-
-def user_generation_key(user_id: int) -> str:
-    return f"user:generation:{user_id}"
-
-
-def kept_user_key(user_id: int) -> str:
-    secret = hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:16]
-    return f"user:{secret}:{user_id}"
-
-
-def person_keys(user_id: int) -> list[str]:
-    """What a signed-in request reads of its person, in one round trip: their generation and
-    kept copy, and their bell's (the layout shows it; kept_pages needs both generations)."""
-    return [user_generation_key(user_id), kept_user_key(user_id), *bell_keys(user_id)]
 
 
 # Whose session the browser probably holds, so that the session and the person are read in one
@@ -94,7 +79,12 @@ def _session_read_with_person(request) -> tuple[int | None, ReadAhead | None]:
     if load_ahead is None:
         return None, None
     hinted = int(hint)
-    return hinted, load_ahead(person_keys(hinted))
+    return hinted, load_ahead(_keys_read_with_session(request, hinted))
+
+
+def _keys_read_with_session(request, user_id: int) -> list[str]:
+    """The person's keys, and those of the page they ask for where it may be kept for them."""
+    return [*person_keys(user_id), *kept_pages.keys_to_read_ahead(request, user_id=user_id)]
 
 
 def signed_in_user(request):
@@ -110,7 +100,7 @@ def signed_in_user(request):
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return auth.get_user(request)
     if ahead is None or hinted != user_id:
-        ahead = read_ahead(person_keys(user_id))
+        ahead = read_ahead(_keys_read_with_session(request, user_id))
     request.person_read_ahead = ahead
     generation_key = user_generation_key(user_id)
     kept = kept_at_version(

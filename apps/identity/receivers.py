@@ -5,8 +5,8 @@ from __future__ import annotations
 from apps.node.cache import next_generation_now_and_after_commit
 
 from .credential_services import status_lists_seen_record
-from .middleware import user_generation_key
 from .models import User
+from .person_keys import user_generation_key
 
 
 def status_lists_indexed(sender, *, log_id: int, rows, **kwargs) -> None:

@@ -169,6 +169,7 @@ class ReadAhead:
 
     found: dict
     moves: int
+    asked: frozenset[str]
 
     def still_good(self) -> bool:
         return self.moves == _GenerationsMoved.count
@@ -177,7 +178,7 @@ class ReadAhead:
 def read_ahead(keys: list[str], *, using: BaseCache | None = None) -> ReadAhead:
     """KEYS of the node's cache, or of USING, which must be the same store (one_store)."""
     moves = _GenerationsMoved.count
-    return ReadAhead(found=(using or cache).get_many(keys), moves=moves)
+    return ReadAhead(found=(using or cache).get_many(keys), moves=moves, asked=frozenset(keys))
 
 
 def one_store(other: BaseCache) -> bool:

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.identity import services
+from apps.identity import kept_pages, services
 from apps.identity.kept_pages import CSRF_TOKEN_PLACEHOLDER, masked_csrf_token
 from apps.identity.middleware import PERSON_HINT_COOKIE
 from apps.identity.models import User
@@ -167,13 +167,44 @@ def test_the_session_and_the_person_are_read_in_one_round_trip(redis_like_node, 
     assert browser.cookies[PERSON_HINT_COOKIE].value == str(juma.pk)
     round_trips = _RoundTrips(monkeypatch)
 
-    _rendered(browser, HOME)
-    assert round_trips.calls == ["get_many", "get_many"]  # session and person; the page
+    _, rendered = _rendered(browser, HOME)
+    assert round_trips.calls == ["get_many"] and not rendered  # session, person and page
 
     round_trips.calls.clear()
     del browser.cookies[PERSON_HINT_COOKIE]
-    _rendered(browser, HOME)
-    assert round_trips.calls == ["get", "get_many", "get_many"]
+    _, rendered = _rendered(browser, HOME)
+    assert round_trips.calls == ["get", "get_many"] and not rendered
+
+
+def test_a_page_kept_by_another_process_costs_one_round_trip_more(
+    redis_like_node, juma, monkeypatch
+):
+    """Where the page's version is kept is learnt by the process that kept it; another finds the
+    page with the session and asks for its version after."""
+    browser = _signed_in(juma)
+    _kept(browser, HOME)
+    monkeypatch.setattr(kept_pages, "_version_keys", {})
+    round_trips = _RoundTrips(monkeypatch)
+
+    _, rendered = _rendered(browser, HOME)
+    assert round_trips.calls == ["get_many", "get_many"] and not rendered
+
+    round_trips.calls.clear()
+    _, rendered = _rendered(browser, HOME)
+    assert round_trips.calls == ["get_many"] and not rendered
+
+
+def test_the_page_read_with_the_session_is_the_one_at_the_address(redis_like_node, juma):
+    browser = _signed_in(juma)
+    _kept(browser, HOME)
+    _kept(browser, QUEUE)
+
+    home, _ = _rendered(browser, HOME)
+    queue, _ = _rendered(browser, QUEUE)
+    filtered, rendered = _rendered(browser, QUEUE + "?state=to_review")
+
+    assert "<title>Dashboard" in home and "<title>Loans" in queue
+    assert rendered and "<title>Loans" in filtered
 
 
 @pytest.mark.parametrize("hint", ["amina", "", "abc", "-1", "²", "9" * 40, "1e3", " 1"])

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.identity import services
-from apps.identity.middleware import kept_user_key
 from apps.identity.models import Organization, User
+from apps.identity.person_keys import kept_user_key
 
 PROFILE = "/accounts/profile/"
 
