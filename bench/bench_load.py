@@ -1,7 +1,8 @@
 """Benchmark: the node's busiest pages and read APIs under load, beside a trivial Django view.
 
-The node's real web process (`apps.node.processes.service_command("web")`: uvicorn, the ASGI
-application, BENCH_LOAD_WORKERS workers, growr_site.settings.local with DEBUG off) serves a
+The node's real web process (`apps.node.processes.service_command("web")`: uvicorn workers each
+on a socket of its own, the ASGI application, BENCH_LOAD_WORKERS workers,
+growr_site.settings.local with DEBUG off) serves a
 PostgreSQL database seeded by bench/load_seed.py: four originators, 10,000 projects and
 100,000 loans in every state. wrk (Debian package `wrk`) loads each target for
 BENCH_LOAD_SECONDS (default 60) with BENCH_LOAD_CONNECTIONS (default 50) connections, after a
