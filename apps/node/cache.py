@@ -95,6 +95,12 @@ class ProcessRedisCache(RedisCache):
             return seconds
         return self._longest_timeout if seconds is None else min(seconds, self._longest_timeout)
 
+    def validate_key(self, key: str) -> None:
+        """Nothing to check: the rules Django's caches warn about (250 characters, no spaces or
+        control characters) are memcached's, and Redis takes any key. Django's check walks every
+        character of every key in Python: 9 µs of the 130 a signed-in request takes here to read
+        its session and person (seven keys)."""
+
     def ping(self) -> None:
         """Raises RedisError when Redis does not answer, whatever this process found before."""
         self._cache.get_client().ping()

@@ -6,6 +6,9 @@ each, and each cache object reuses its Redis client instead of building one per 
 from __future__ import annotations
 
 import threading
+import warnings
+
+from django.core.cache.backends.base import CacheKeyWarning
 
 from apps.node.cache import ProcessConnectionPool, ProcessRedisCache
 
@@ -52,3 +55,15 @@ def test_every_cache_object_of_a_process_shares_one_client():
     assert cache.get("growr-test-shared-client") == "from a thread"
     assert _cache("redis://127.0.0.1:6379/8")._cache.get_client() is not client
     cache.delete("growr-test-shared-client")
+
+
+def test_a_key_memcached_would_refuse_is_kept_without_a_warning():
+    cache = _cache()
+    key = "page: " + "x" * 300
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)
+        cache.set(key, "kept", timeout=5)
+        kept = cache.get_many([key])
+
+    assert kept == {key: "kept"}
