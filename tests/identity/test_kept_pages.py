@@ -230,7 +230,7 @@ def test_a_kept_pages_csrf_token_unmasks_to_the_secret_as_djangos_does(secret):
     request = RequestFactory().get(HOME)
     request.META["CSRF_COOKIE"] = secret
 
-    token = masked_csrf_token(request)
+    token = masked_csrf_token(request, renew_cookie=True)
 
     assert len(token) == 64 and set(token) <= set(CSRF_ALLOWED_CHARS)
     assert _unmask_cipher_token(token) == secret
@@ -244,7 +244,7 @@ def test_a_kept_pages_csrf_mask_draws_every_character_as_often():
     request.META["CSRF_COOKIE"] = "a" * 32
     counts = Counter()
     for _ in range(4000):
-        counts.update(masked_csrf_token(request)[:32])
+        counts.update(masked_csrf_token(request, renew_cookie=False)[:32])
 
     expected = 4000 * 32 / len(CSRF_ALLOWED_CHARS)
     chi_square = sum((counts[char] - expected) ** 2 / expected for char in CSRF_ALLOWED_CHARS)
@@ -255,6 +255,21 @@ def test_a_kept_pages_csrf_mask_draws_every_character_as_often():
 def test_a_request_without_a_csrf_secret_gets_one_as_from_django():
     request = RequestFactory().get(HOME)
 
-    token = masked_csrf_token(request)
+    token = masked_csrf_token(request, renew_cookie=False)
 
     assert _unmask_cipher_token(token) == request.META["CSRF_COOKIE"]
+
+
+def test_the_csrf_cookie_is_renewed_by_the_rendered_page_not_by_each_kept_answer(
+    redis_like_node, juma
+):
+    """Its year starts over with every rendered page, and a kept answer follows one within
+    kept_pages.PAGE_SECONDS."""
+    browser = _signed_in(juma)
+    _rendered(browser, HOME)
+    rendered = browser.get(HOME)
+    kept = browser.get(HOME)
+
+    assert rendered.templates and "csrftoken" in rendered.cookies
+    assert not kept.templates and "csrftoken" not in kept.cookies
+    assert _csrf_token(kept.content.decode()) != _csrf_token(rendered.content.decode())
