@@ -71,6 +71,28 @@ def test_the_open_offers_are_kept_until_a_project_changes(as_, juma, amina):
     assert as_().get(url).json()["results"] == []
 
 
+def test_the_open_offers_are_read_without_looking_up_who_asks(as_, juma, amina):
+    """A public answer, the same for everyone: a stale token or a signed-in session changes
+    nothing, and costs no query for the person."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.projects.services import project_create, project_publish
+
+    project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
+    url = reverse("api-projects")
+    anyone = as_().get(url)
+    stale = APIClient(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    signed_in = APIClient()
+    signed_in.force_login(juma)
+
+    with CaptureQueriesContext(connection) as queries:
+        answers = [stale.get(url), signed_in.get(url)]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert all(a.content == anyone.content for a in answers) and len(queries) == 0
+
+
 def test_a_change_that_bypasses_save_shows_once_the_cached_time_expires(
     as_, juma, amina, monkeypatch
 ):
