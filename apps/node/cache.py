@@ -232,6 +232,16 @@ def kept_at_version(
     return body
 
 
+def kept_if_current(*, key: str, version_key: str) -> object | None:
+    """What kept_at_version keeps under KEY, where it was built at the version the cache holds
+    under VERSION_KEY now; else None (kept_at_version then builds it). One round trip."""
+    found = cache.get_many([version_key, key])
+    current, kept = found.get(version_key), found.get(key)
+    if current is None or kept is None or kept[0] != current:
+        return None
+    return kept[1]
+
+
 def generation(key: str, *, seconds: int | None = None) -> int:
     """The generation counted under KEY, started from the clock when the cache has none, so a
     generation lost with the cache (an eviction, a restart of Redis) never comes back as one that

@@ -64,3 +64,15 @@ def test_with_redis_out_of_reach_the_answer_is_built_each_time(redis_out_of_reac
     builds: list[int] = []
 
     assert (_kept(builds), _kept(builds), len(builds)) == (b"page None", b"page None", 2)
+
+
+def test_what_is_kept_at_the_current_version_is_read_without_building_it():
+    assert node_cache.kept_if_current(key=KEY, version_key=VERSION_KEY) is None  # nothing kept
+    _kept([])
+
+    assert node_cache.kept_if_current(key=KEY, version_key=VERSION_KEY) == b"page 1"
+
+    node_cache.next_generation(VERSION_KEY)
+    assert node_cache.kept_if_current(key=KEY, version_key=VERSION_KEY) is None
+    cache.delete(VERSION_KEY)  # the version lost with the cache: what was kept is not trusted
+    assert node_cache.kept_if_current(key=KEY, version_key=VERSION_KEY) is None

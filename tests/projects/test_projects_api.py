@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -91,6 +92,40 @@ def test_the_open_offers_are_read_without_looking_up_who_asks(as_, juma, amina):
 
     assert [a.status_code for a in answers] == [200, 200]
     assert all(a.content == anyone.content for a in answers) and len(queries) == 0
+
+
+def test_a_kept_page_of_offers_is_answered_before_drf_as_drf_answers_it(as_, juma, amina):
+    from apps.projects.api import OpenProjectsApi
+    from apps.projects.services import project_create, project_publish
+
+    project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
+    url = reverse("api-projects") + "?currency=KES"
+    built = APIClient().get(url)  # through DRF, which keeps it
+    with mock.patch.object(OpenProjectsApi, "dispatch", wraps=None) as drf:
+        kept = APIClient().get(url)
+        as_json = APIClient().get(url, HTTP_ACCEPT="application/json")
+
+    assert not drf.called
+    for answer in (kept, as_json):
+        assert answer.status_code == 200 and answer.content == built.content
+        for header in ("Content-Type", "Allow", "Vary"):
+            assert answer[header] == built[header], header
+
+
+def test_what_is_not_a_plain_json_read_of_the_offers_goes_through_drf(as_, juma, amina):
+    from apps.projects.services import project_create, project_publish
+
+    project_publish(actor=amina, project=project_create(actor=juma, terms=goat_terms()))
+    url = reverse("api-projects")
+    APIClient().get(url)  # kept now
+
+    browser = APIClient().get(url, HTTP_ACCEPT="text/html,application/xhtml+xml")
+    named = APIClient().get(url + "?format=api")
+    bad = APIClient().get(url + "?duration=twelve")
+
+    assert browser["Content-Type"].startswith("text/html") and b"<html" in browser.content
+    assert named["Content-Type"].startswith("text/html")
+    assert bad.status_code == 400 and "duration" in bad.json()["error"]["fields"]
 
 
 def test_a_change_that_bypasses_save_shows_once_the_cached_time_expires(
