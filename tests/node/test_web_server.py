@@ -57,16 +57,20 @@ def _pids_of(port: int, connections: int) -> Counter:
 
 
 def _wait_until_served(port: int, server: subprocess.Popen, *, workers: int) -> set[int]:
+    """The pids of WORKERS workers once each answers. Spawned workers take a second or two to
+    start, and an answer is the only sign of it that can be trusted (uvicorn logs its start
+    before it listens): until then connections are refused, and asked again a little later.
+    A server that exits fails at once with its output; one that never serves, after 30 s."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert server.poll() is None, server.stdout.read()
         try:
             pids = set(_pids_of(port, 40))
-        except OSError:
+        except OSError:  # refused: not listening yet
             pids = set()
         if len(pids) == workers:
             return pids
-        time.sleep(0.2)
+        time.sleep(0.2)  # paces the polling only; the deadline above is what can fail
     raise AssertionError(f"{workers} workers did not all answer in time")
 
 
