@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from apps.identity.api_errors import ApiErrorSerializer
 from apps.node.api_fields import QueryInteger
+from apps.node.kept_json import KeptJsonBeforeDrf
 
 from . import api_schema, read_cache, selectors
 from .entries import KEY_RE
@@ -79,21 +80,6 @@ class PublicApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    def kept(self, request, build: Callable[[], dict]) -> HttpResponse | Response:
-        """The JSON that BUILD gives, kept a second under the books' generation (read_cache):
-        readers ask for the same heads and entries again and again, and a log's answer changes
-        only when the log does. Other formats (the browsable API) are built each time."""
-        renderer = request.accepted_renderer
-        if renderer.format != "json":
-            return Response(build())
-        body = read_cache.kept_answer(
-            address=request.get_full_path(),
-            build=lambda: renderer.render(
-                build(), request.accepted_media_type, self.get_renderer_context()
-            ),
-        )
-        return HttpResponse(body, content_type=renderer.media_type)
-
     @staticmethod
     def query(serializer_class, request) -> dict:
         """The query string, checked by SERIALIZER_CLASS (a 400 naming each bad field)."""
@@ -116,7 +102,32 @@ class PublicApi(APIView):
         return log
 
 
-class BookListApi(PublicApi):
+class KeptPublicApi(KeptJsonBeforeDrf, PublicApi):
+    """A read whose JSON answers are kept (read_cache) and answered before DRF while current."""
+
+    kept_json_version_key = read_cache.GENERATION_KEY
+
+    @classmethod
+    def kept_json_key(cls, request) -> str:
+        return read_cache.answer_key(address=request.get_full_path())
+
+    def kept(self, request, build: Callable[[], dict]) -> HttpResponse | Response:
+        """The JSON that BUILD gives, kept a second under the books' generation (read_cache):
+        readers ask for the same heads and entries again and again, and a log's answer changes
+        only when the log does. Other formats (the browsable API) are built each time."""
+        renderer = request.accepted_renderer
+        if renderer.format != "json":
+            return Response(build())
+        body = read_cache.kept_answer(
+            address=request.get_full_path(),
+            build=lambda: renderer.render(
+                build(), request.accepted_media_type, self.get_renderer_context()
+            ),
+        )
+        return HttpResponse(body, content_type=renderer.media_type)
+
+
+class BookListApi(KeptPublicApi):
     @extend_schema(
         operation_id="books_list",
         summary="The node's public books with their keys and signed heads",
@@ -128,7 +139,7 @@ class BookListApi(PublicApi):
         )
 
 
-class BookDetailApi(PublicApi):
+class BookDetailApi(KeptPublicApi):
     @extend_schema(
         summary="One book: key, discovery key, signed head",
         responses={200: api_schema.BookSerializer, 404: ApiErrorSerializer},
@@ -143,7 +154,7 @@ class BlockRangeInput(serializers.Serializer):
     since = QueryInteger(min_value=0, default=0)
 
 
-class BlockRangeApi(PublicApi):
+class BlockRangeApi(KeptPublicApi):
     @extend_schema(
         operation_id="book_blocks",
         summary="Blocks [start, end) with proofs against the current signed head",
@@ -246,7 +257,7 @@ def _entry_key(request) -> str:
 ENTRY_KEY_PARAMETER = OpenApiParameter("key", str, required=True, description="entry key")
 
 
-class EntryApi(PublicApi):
+class EntryApi(KeptPublicApi):
     @extend_schema(
         operation_id="book_entry",
         summary="The latest entry of a key in a book",
@@ -265,7 +276,7 @@ class EntryApi(PublicApi):
         return {"block": block_index, "entry": entry}
 
 
-class EntryHistoryApi(PublicApi):
+class EntryHistoryApi(KeptPublicApi):
     @extend_schema(
         operation_id="book_history",
         summary="Every version of a key in a book, newest first",

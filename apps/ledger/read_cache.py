@@ -52,12 +52,17 @@ def kept_answer(*, address: str, build: Callable[[], bytes]) -> bytes:
     built again once the books' generation moved on. Only answers are kept: BUILD raises for a
     refusal."""
     return kept_at_version(
-        key="books:answer:" + hashlib.sha256(address.encode()).hexdigest(),
+        key=answer_key(address=address),
         version_key=GENERATION_KEY,
         version=books_generation,
         build=build,
         seconds=ANSWER_SECONDS,
     )
+
+
+def answer_key(*, address: str) -> str:
+    """Where the answer to ADDRESS is kept."""
+    return "books:answer:" + hashlib.sha256(address.encode()).hexdigest()
 
 
 def projects_version(read: Callable[[], str]) -> str:

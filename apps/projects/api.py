@@ -3,7 +3,6 @@ borrower's eligibility. Thin: services and selectors do the work."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
 from django.http import Http404, HttpResponse
@@ -19,7 +18,8 @@ from apps.identity.api_errors import ApiErrorSerializer
 from apps.identity.models import Role
 from apps.identity.permissions import IsOriginatorAdmin, IsOriginatorStaff, role_permission
 from apps.node.api_fields import QueryInteger
-from apps.node.cache import kept_at_version, kept_if_current
+from apps.node.cache import kept_at_version
+from apps.node.kept_json import KeptJsonBeforeDrf
 
 from . import selectors, services
 from .models import Frequency, InterestMethod, Project
@@ -170,7 +170,7 @@ class ProjectAmendApi(APIView):
         return Response(ProjectSerializer(project).data)
 
 
-class OpenProjectsApi(ListAPIView):
+class OpenProjectsApi(KeptJsonBeforeDrf, ListAPIView):
     """Projects open for applications on this node; anyone may read them."""
 
     # The same answer for everyone, as the books' read API: who asks is not looked up (DRF
@@ -178,6 +178,14 @@ class OpenProjectsApi(ListAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     serializer_class = ProjectSerializer
+    kept_json_version_key = selectors.PROJECTS_CHANGED_KEY
+
+    @classmethod
+    def kept_json_key(cls, request) -> str:
+        # The day too: which projects are open follows the dates. The whole address: DRF's
+        # pages link to their neighbours by it.
+        address = f"{timezone.localdate()}|{request.build_absolute_uri()}"
+        return "open-projects:" + hashlib.sha256(address.encode()).hexdigest()
 
     class FilterSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=3, required=False)
@@ -189,32 +197,6 @@ class OpenProjectsApi(ListAPIView):
         filters.is_valid(raise_exception=True)
         return selectors.open_projects(**filters.validated_data)
 
-    @classmethod
-    def as_view(cls, **initkwargs):
-        """DRF's view, and before it the JSON page kept for the address where the request asks
-        for nothing else: DRF's request, negotiation and checks were 64 of the 157 µs of CPU a
-        kept page took (in process). Anything else, a miss included, goes through DRF."""
-        view = super().as_view(**initkwargs)
-        probe = cls(**initkwargs)
-        probe.setup(None)  # as Django's view does: a view that answers GET answers HEAD
-        allow = ", ".join(probe.allowed_methods)
-
-        def kept_or_view(request, *args, **kwargs):
-            if _asks_for_plain_json(request):
-                body = kept_if_current(
-                    key=_open_projects_key(request), version_key=selectors.PROJECTS_CHANGED_KEY
-                )
-                if body is not None:
-                    # As DRF answers: its headers, and no other (no cookie, no session read).
-                    response = HttpResponse(body, content_type="application/json")
-                    response["Allow"] = allow
-                    response["Vary"] = "Accept"
-                    return response
-            return view(request, *args, **kwargs)
-
-        # The schema and the CSRF middleware read what DRF's view carries (cls, csrf_exempt).
-        return functools.wraps(view)(kept_or_view)
-
     def list(self, request, *args, **kwargs):
         """The page as JSON from the cache while no project changed, the day (openness follows
         the dates) and the address are the same; OPEN_PROJECTS_CACHE_SECONDS bounds what else
@@ -223,8 +205,8 @@ class OpenProjectsApi(ListAPIView):
         if renderer.format != "json":
             return super().list(request, *args, **kwargs)
         body = kept_at_version(
-            key=_open_projects_key(request),
-            version_key=selectors.PROJECTS_CHANGED_KEY,
+            key=self.kept_json_key(request),
+            version_key=self.kept_json_version_key,
             version=selectors.projects_changed,
             build=lambda: self._page_json(request, *args, **kwargs),
             seconds=OPEN_PROJECTS_CACHE_SECONDS,
@@ -247,22 +229,6 @@ class OpenProjectsApi(ListAPIView):
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
-
-
-def _open_projects_key(request) -> str:
-    address = f"{timezone.localdate()}|{request.build_absolute_uri()}"
-    return "open-projects:" + hashlib.sha256(address.encode()).hexdigest()
-
-
-def _asks_for_plain_json(request) -> bool:
-    """Whether DRF would answer REQUEST with JSON, told without DRF: a GET that names no format
-    and accepts JSON or anything. A browser (text/html first) gets DRF's browsable page."""
-    accept = request.headers.get("Accept", "*/*")
-    return (
-        request.method == "GET"
-        and "format" not in request.GET
-        and accept in ("*/*", "application/json")
-    )
 
 
 class PublicProjectApi(APIView):

@@ -5,12 +5,16 @@ projects book's new projects reach the catalogue's version as soon as they are i
 
 from __future__ import annotations
 
+import json
+from unittest import mock
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.ledger import read_cache, selectors
+from apps.ledger.api import KeptPublicApi
 from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.models import Book, Log, OutboxEntry
 from apps.ledger.services import log_for_book, outbox_flush
@@ -37,7 +41,7 @@ def _get(path: str):
     return answer, len(queries)
 
 
-def test_a_reader_asking_again_is_answered_without_a_query(loans_key):
+def test_a_reader_asking_again_is_answered_without_a_query_and_before_drf(loans_key):
     paths = [
         "/api/books/",
         f"/api/books/{loans_key}/",
@@ -47,11 +51,25 @@ def test_a_reader_asking_again_is_answered_without_a_query(loans_key):
     ]
     for path in paths:
         first, asked = _get(path)
-        again, asked_again = _get(path)
+        with mock.patch.object(KeptPublicApi, "dispatch", wraps=None) as drf:
+            again, asked_again = _get(path)
 
         assert first.status_code == 200 and asked > 0, path
         assert (again.content, asked_again) == (first.content, 0), path
-        assert again["Content-Type"] == "application/json"
+        assert not drf.called, path
+        for header in ("Content-Type", "Allow", "Vary"):
+            assert again[header] == first[header], (path, header)
+
+
+def test_a_browser_reading_a_kept_answer_gets_drfs_page(loans_key):
+    path = f"/api/books/{loans_key}/"
+    kept = APIClient().get(path).content
+
+    page = APIClient().get(path, HTTP_ACCEPT="text/html,application/xhtml+xml")
+    named = APIClient().get(path + "?format=json")
+
+    assert page["Content-Type"].startswith("text/html") and b"<html" in page.content
+    assert named.json() == json.loads(kept)
 
 
 def test_a_new_version_shows_at_once_in_every_answer(loans_key):
