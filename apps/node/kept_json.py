@@ -11,6 +11,7 @@ through DRF, which builds the answer and keeps it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -19,17 +20,23 @@ from .cache import kept_if_current
 
 class KeptJsonBeforeDrf:
     """For a DRF view whose JSON answers to GET are kept with kept_at_version for everyone alike
-    (no authentication: who asks is never looked up), under the key that `kept_json_key` gives
-    for the request and the version under `kept_json_version_key`."""
+    (no authentication: who asks is never looked up). The view gives `kept_json_key`, a class
+    method from the request to the key its answer is kept under, and `kept_json_version_key`,
+    where the cache holds the version it is kept at."""
 
     kept_json_version_key: str
-
-    @classmethod
-    def kept_json_key(cls, request: HttpRequest) -> str:
-        raise NotImplementedError
+    kept_json_key: Callable[[HttpRequest], str]
 
     @classmethod
     def as_view(cls, **initkwargs):
+        # Checked as the URL map is built, not at the first request.
+        missing = [
+            name
+            for name in ("kept_json_key", "kept_json_version_key")
+            if getattr(cls, name, None) is None
+        ]
+        if missing:
+            raise TypeError(f"{cls.__name__} keeps JSON before DRF, but gives no {missing}")
         view = super().as_view(**initkwargs)
         probe = cls(**initkwargs)
         probe.setup(None)  # as Django's view does: a view that answers GET answers HEAD
