@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import transaction
-from redis import ConnectionPool, Redis, RedisError
+from redis import Connection, ConnectionPool, Redis, RedisError
+from redis.exceptions import ConnectionError as ConnectionLost
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,60 @@ class ProcessRedisCacheClient(RedisCacheClient):
             with self._lock:
                 client = self._clients.setdefault(pool, self._client(connection_pool=pool))
         return client
+
+    def get(self, key, default):
+        (value,) = self._mget([key])
+        return default if value is None else self._serializer.loads(value)
+
+    def get_many(self, keys):
+        if not keys:
+            return {}
+        values = self._mget(list(keys))
+        return {
+            key: self._serializer.loads(value)
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        }
+
+    def _mget(self, keys: list[str]) -> list:
+        """The values under KEYS (None where none), read on a connection of this thread's own;
+        again on a fresh one where the kept one was closed under it (Redis restarted, an idle
+        timeout): a read is safe to repeat. Any other error, or the same one twice, is raised."""
+        connection = _thread_connections.of(self._get_connection_pool(False))
+        try:
+            connection.send_command("MGET", *keys)
+            return connection.read_response()
+        except ConnectionLost:  # redis-py closed the connection: the next send opens one
+            connection.send_command("MGET", *keys)
+            return connection.read_response()
+
+
+class _ThreadConnections(threading.local):
+    """A connection per thread and pool, outside the pool, for the cache's reads.
+
+    Every call through redis-py's pool pays for more than the round trip: the pool's lock, a
+    poll of the socket for data left unread (a system call), its metrics, the client's retry
+    and response callbacks. A signed-in page's one read of the cache (seven keys) took 120 µs
+    of CPU that way and 95 this way, in a loop (warm caches: more in a request).
+
+    A connection held by one thread is never handed over with an answer half read: redis-py
+    closes it on any error while sending or reading (and a forked child opens its own, as the
+    pid tells). Threads are few and long-lived (the web server's request threads, a worker's),
+    so are these connections; one closes with its thread."""
+
+    def __init__(self) -> None:
+        self.by_pool: dict[ConnectionPool, tuple[int, Connection]] = {}
+
+    def of(self, pool: ConnectionPool) -> Connection:
+        kept = self.by_pool.get(pool)
+        if kept is not None and kept[0] == os.getpid():
+            return kept[1]
+        connection = pool.connection_class(**pool.connection_kwargs)
+        self.by_pool[pool] = (os.getpid(), connection)
+        return connection
+
+
+_thread_connections = _ThreadConnections()
 
 
 class ProcessRedisCache(RedisCache):

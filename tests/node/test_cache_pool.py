@@ -1,15 +1,19 @@
 """Under ASGI every request has a cache object of its own (Django keeps them per request
 context, per thread elsewhere): they must share the process's Redis connections, not open one
 each, and each cache object reuses its Redis client instead of building one per call
-(apps/node/cache.py)."""
+(apps/node/cache.py). Its reads go on a connection of each thread's own, which a forked child
+does not share and which a connection Redis closed does not fail."""
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 
 from django.core.cache.backends.base import CacheKeyWarning
+from redis import Redis
 
+from apps.node import cache as node_cache
 from apps.node.cache import ProcessConnectionPool, ProcessRedisCache
 
 URL = "redis://127.0.0.1:6379/9"
@@ -67,3 +71,53 @@ def test_a_key_memcached_would_refuse_is_kept_without_a_warning():
         kept = cache.get_many([key])
 
     assert kept == {key: "kept"}
+
+
+def _connection_id(cache: ProcessRedisCache) -> int:
+    """The Redis client id of this thread's connection for the cache's reads."""
+    connection = node_cache._thread_connections.of(cache._cache._get_connection_pool(False))
+    connection.send_command("CLIENT", "ID")
+    return connection.read_response()
+
+
+def test_a_threads_reads_go_on_one_connection_of_its_own():
+    cache = _cache()
+    cache.set("growr-test-thread-reads", "kept", 5)
+    cache.get_many(["growr-test-thread-reads"])
+    mine = _connection_id(cache)
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(_connection_id(_cache())))
+    thread.start()
+    thread.join()
+
+    for _ in range(20):
+        assert _cache().get("growr-test-thread-reads") == "kept"
+
+    assert _connection_id(cache) == mine and theirs[0] != mine
+
+
+def test_a_read_on_a_connection_redis_closed_is_answered_on_a_new_one(caplog):
+    cache = _cache()
+    cache.set("growr-test-closed", "kept", 5)
+    closed = _connection_id(cache)
+    Redis.from_url(URL).client_kill_filter(_id=closed)
+
+    assert cache.get_many(["growr-test-closed"]) == {"growr-test-closed": "kept"}
+    assert _connection_id(cache) != closed
+    assert "out of reach" not in caplog.text
+
+
+def test_a_forked_child_reads_on_a_connection_of_its_own():
+    cache = _cache()
+    parents = _connection_id(cache)
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: reports its connection and leaves at once
+        os.write(writing, str(_connection_id(cache)).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    os.close(writing)
+    with os.fdopen(reading) as report:
+        childs = int(report.read())
+
+    assert childs != parents and _connection_id(cache) == parents
