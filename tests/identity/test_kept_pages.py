@@ -9,6 +9,7 @@ nothing but the time."""
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 
 import pytest
@@ -32,12 +33,13 @@ CATALOGUE = "/invest/projects/"
 
 
 @pytest.fixture
-def redis_like_node(settings):
+def redis_like_node(settings, monkeypatch):
     """As on a node with Redis, whichever cache the tests run on: one cache for every process,
-    and the sessions in it (settings: SESSION_ENGINE)."""
+    and the sessions in it (settings: SESSION_ENGINE). This process holds no page yet."""
     settings.GROWR_CACHE_SHARED = True
     settings.SESSION_ENGINE = "apps.identity.sessions"
     cache.clear()
+    monkeypatch.setattr(kept_pages, "held_pages", kept_pages.HeldPages(budget=1024 * 1024))
 
 
 def _signed_in(person: User) -> Client:
@@ -183,7 +185,7 @@ def test_a_page_kept_by_another_process_costs_one_round_trip_more(
     page with the session and asks for its version after."""
     browser = _signed_in(juma)
     _kept(browser, HOME)
-    monkeypatch.setattr(kept_pages, "_version_keys", {})
+    _as_another_process(monkeypatch)
     round_trips = _RoundTrips(monkeypatch)
 
     _, rendered = _rendered(browser, HOME)
@@ -192,6 +194,76 @@ def test_a_page_kept_by_another_process_costs_one_round_trip_more(
     round_trips.calls.clear()
     _, rendered = _rendered(browser, HOME)
     assert round_trips.calls == ["get_many"] and not rendered
+
+
+def _as_another_process(monkeypatch) -> None:
+    """What this process learnt of the pages it served, forgotten."""
+    monkeypatch.setattr(kept_pages, "_version_keys", {})
+    monkeypatch.setattr(kept_pages, "held_pages", kept_pages.HeldPages(budget=1024 * 1024))
+
+
+def test_a_page_this_process_served_is_not_read_from_the_cache_again(
+    redis_like_node, juma, monkeypatch
+):
+    browser = _signed_in(juma)
+    _kept(browser, QUEUE)
+    asked: list[str] = []
+    get_many = type(caches["default"]).get_many
+
+    def recorded(cache_self, keys, *args, **kwargs):
+        asked.extend(keys)
+        return get_many(cache_self, keys, *args, **kwargs)
+
+    monkeypatch.setattr(type(caches["default"]), "get_many", recorded)
+    queue, rendered = _rendered(browser, QUEUE)
+
+    assert not rendered and "<title>Loans" in queue and _who(queue) == "Juma Otieno"
+    assert asked and not [key for key in asked if key.startswith("page")]
+
+
+def test_a_held_page_is_not_served_once_the_caches_copy_expired(redis_like_node, juma):
+    browser = _signed_in(juma)
+    _kept(browser, HOME)
+    page_key = kept_pages._page_key(juma.pk, RequestFactory().get(HOME))
+    versions, page, _ = kept_pages.held_pages.get(page_key)
+    kept_pages.held_pages.hold(page_key, (versions, page, time.time() - 1))
+    cache.delete(page_key)  # as Redis expires it
+
+    _, rendered = _rendered(browser, HOME)
+
+    assert rendered
+
+
+def test_a_page_rendered_by_another_process_replaces_the_one_held_here(
+    redis_like_node, juma, monkeypatch
+):
+    """This process held the page at versions that moved on since; another rendered it at the
+    new ones: this process reads that one once, holds it, and renders nothing."""
+    browser = _signed_in(juma)
+    _kept(browser, HOME)
+    here = kept_pages.held_pages
+    services.user_profile_update(user=juma, full_name="Juma Baraka Otieno")
+    _as_another_process(monkeypatch)
+    _kept(browser, HOME)  # the other process renders and keeps it at the new versions
+    monkeypatch.setattr(kept_pages, "held_pages", here)
+    round_trips = _RoundTrips(monkeypatch)
+
+    page, rendered = _rendered(browser, HOME)
+    assert not rendered and _who(page) == "Juma Baraka Otieno"
+    assert round_trips.calls == ["get_many", "get_many"]
+
+    round_trips.calls.clear()
+    _, rendered = _rendered(browser, HOME)
+    assert not rendered and round_trips.calls == ["get_many"]
+
+
+def test_held_pages_keep_the_most_recently_served_within_their_budget():
+    held = kept_pages.HeldPages(budget=250)
+    for name in "abc":
+        held.hold(name, ((name,), b"x" * 100, time.time() + 60))
+    assert held.get("a") is None and held.get("b") is not None  # "b" is served: now the newest
+    held.hold("d", (("d",), b"x" * 100, time.time() + 60))
+    assert held.get("c") is None and held.get("b") and held.get("d")
 
 
 def test_the_page_read_with_the_session_is_the_one_at_the_address(redis_like_node, juma):
