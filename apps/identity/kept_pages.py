@@ -11,7 +11,7 @@ bell's. All of them and the page come with the session, in one round trip
 (middleware.signed_in_user reads keys_to_read_ahead): the page by the person and the address,
 its version where this process learnt where that is kept (one round trip more where not).
 
-Each process also holds the pages it served last (HeldPages): a page still current then costs the
+Each process also holds the pages it served last (held_pages): a page still current then costs the
 read of its versions only, not its bytes again. A loan queue is 25 kB, nearly all of what its one
 read carried; held, Redis spent 42 µs of CPU on an answer under load instead of 57. A held page
 is served on the same terms as the cache's copy: at the versions read for the request, and not
@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from django.conf import settings
@@ -37,7 +35,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
 from django.shortcuts import render
 
-from apps.node.cache import ReadAhead
+from apps.node.cache import HeldCopies, ReadAhead
 
 from .person_keys import user_generation_key
 from .selectors import bell_keys
@@ -101,44 +99,8 @@ def _current_page(ahead: ReadAhead, page_key: str, versions: tuple) -> bytes | N
     return kept[1]
 
 
-class HeldPages:
-    """Kept pages held in this process, the most recently served up to BUDGET bytes in all: a
-    (versions, page, expiry) under its key in the cache, until that expiry (the moment the
-    cache's copy expires, on the clock every process reads)."""
-
-    def __init__(self, *, budget: int) -> None:
-        self.budget = budget
-        self._pages: OrderedDict[str, tuple[tuple, bytes, float]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()  # a process serves a request on each of its threads
-
-    def get(self, key: str) -> tuple[tuple, bytes, float] | None:
-        with self._lock:
-            kept = self._pages.get(key)
-            if kept is None:
-                return None
-            if kept[2] <= time.time():
-                self._drop(key)
-                return None
-            self._pages.move_to_end(key)
-            return kept
-
-    def hold(self, key: str, kept: tuple[tuple, bytes, float]) -> None:
-        with self._lock:
-            self._drop(key)
-            self._pages[key] = kept
-            self._bytes += len(kept[1])
-            while self._bytes > self.budget:
-                self._drop(next(iter(self._pages)))
-
-    def _drop(self, key: str) -> None:
-        kept = self._pages.pop(key, None)
-        if kept is not None:
-            self._bytes -= len(kept[1])
-
-
 # A few hundred pages: every staff member's and investor's busiest pages on a busy node.
-held_pages = HeldPages(budget=16 * 1024 * 1024)
+held_pages = HeldCopies(budget=16 * 1024 * 1024)
 
 
 # Where each person's page at each path was last kept beside its version, as this process saw

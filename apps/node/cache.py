@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
@@ -258,6 +259,44 @@ def one_store(other: BaseCache) -> bool:
     )
 
 
+class HeldCopies:
+    """Kept answers held in a process, the most recently served up to BUDGET bytes in all: a
+    (version, body, expiry) as kept_at_version keeps it under its key in the cache, until that
+    expiry (the moment the cache's copy expires, on the clock every process reads). One is
+    served only where its version is the one the cache holds, so a held copy saves reading the
+    body again, never a check of its version."""
+
+    def __init__(self, *, budget: int) -> None:
+        self.budget = budget
+        self._copies: OrderedDict[str, tuple[object, bytes, float]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # a process serves a request on each of its threads
+
+    def get(self, key: str) -> tuple[object, bytes, float] | None:
+        with self._lock:
+            kept = self._copies.get(key)
+            if kept is None:
+                return None
+            if kept[2] <= time.time():
+                self._drop(key)
+                return None
+            self._copies.move_to_end(key)
+            return kept
+
+    def hold(self, key: str, kept: tuple[object, bytes, float]) -> None:
+        with self._lock:
+            self._drop(key)
+            self._copies[key] = kept
+            self._bytes += len(kept[1])
+            while self._bytes > self.budget:
+                self._drop(next(iter(self._copies)))
+
+    def _drop(self, key: str) -> None:
+        kept = self._copies.pop(key, None)
+        if kept is not None:
+            self._bytes -= len(kept[1])
+
+
 def kept_at_version(
     *,
     key: str,
@@ -284,17 +323,25 @@ def kept_at_version(
     if kept is not None and kept[0] == current:
         return kept[1]
     body = build()
-    cache.set(key, (current, body), timeout=seconds)
+    # With its expiry, for a process that holds it (HeldCopies): it must not outlive this copy.
+    cache.set(key, (current, body, time.time() + seconds), timeout=seconds)
     return body
 
 
-def kept_if_current(*, key: str, version_key: str) -> object | None:
+def kept_if_current(*, key: str, version_key: str, held: HeldCopies | None = None) -> object | None:
     """What kept_at_version keeps under KEY, where it was built at the version the cache holds
-    under VERSION_KEY now; else None (kept_at_version then builds it). One round trip."""
+    under VERSION_KEY now; else None (kept_at_version then builds it). One round trip: for the
+    version alone where HELD holds the answer at it, and HELD holds what was read."""
+    copy = held.get(key) if held is not None else None
+    if copy is not None and cache.get(version_key) == copy[0]:
+        return copy[1]
     found = cache.get_many([version_key, key])
     current, kept = found.get(version_key), found.get(key)
     if current is None or kept is None or kept[0] != current:
         return None
+    # One kept before expiries were kept with it (in an upgrade's first minute) is not held.
+    if held is not None and len(kept) == 3:
+        held.hold(key, kept)
     return kept[1]
 
 

@@ -15,7 +15,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from .cache import kept_if_current
+from .cache import HeldCopies, kept_if_current
+
+# This process's copies of the answers it served last (the open projects API's are 42 kB): while
+# current, the cache sends their version only.
+held_answers = HeldCopies(budget=16 * 1024 * 1024)
 
 
 class KeptJsonBeforeDrf:
@@ -45,7 +49,9 @@ class KeptJsonBeforeDrf:
         def kept_or_view(request, *args, **kwargs):
             if asks_for_plain_json(request):
                 body = kept_if_current(
-                    key=cls.kept_json_key(request), version_key=cls.kept_json_version_key
+                    key=cls.kept_json_key(request),
+                    version_key=cls.kept_json_version_key,
+                    held=held_answers,
                 )
                 if body is not None:
                     # As DRF answers: its headers, and no other (no cookie, no session read).

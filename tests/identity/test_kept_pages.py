@@ -26,6 +26,7 @@ from apps.identity.kept_pages import CSRF_TOKEN_PLACEHOLDER, masked_csrf_token
 from apps.identity.middleware import PERSON_HINT_COOKIE
 from apps.identity.models import User
 from apps.identity.notifications import notify_user
+from apps.node.cache import HeldCopies
 
 HOME = "/staff/"
 QUEUE = "/staff/loans/"
@@ -39,7 +40,7 @@ def redis_like_node(settings, monkeypatch):
     settings.GROWR_CACHE_SHARED = True
     settings.SESSION_ENGINE = "apps.identity.sessions"
     cache.clear()
-    monkeypatch.setattr(kept_pages, "held_pages", kept_pages.HeldPages(budget=1024 * 1024))
+    monkeypatch.setattr(kept_pages, "held_pages", HeldCopies(budget=1024 * 1024))
 
 
 def _signed_in(person: User) -> Client:
@@ -199,7 +200,7 @@ def test_a_page_kept_by_another_process_costs_one_round_trip_more(
 def _as_another_process(monkeypatch) -> None:
     """What this process learnt of the pages it served, forgotten."""
     monkeypatch.setattr(kept_pages, "_version_keys", {})
-    monkeypatch.setattr(kept_pages, "held_pages", kept_pages.HeldPages(budget=1024 * 1024))
+    monkeypatch.setattr(kept_pages, "held_pages", HeldCopies(budget=1024 * 1024))
 
 
 def test_a_page_this_process_served_is_not_read_from_the_cache_again(
@@ -255,15 +256,6 @@ def test_a_page_rendered_by_another_process_replaces_the_one_held_here(
     round_trips.calls.clear()
     _, rendered = _rendered(browser, HOME)
     assert not rendered and round_trips.calls == ["get_many"]
-
-
-def test_held_pages_keep_the_most_recently_served_within_their_budget():
-    held = kept_pages.HeldPages(budget=250)
-    for name in "abc":
-        held.hold(name, ((name,), b"x" * 100, time.time() + 60))
-    assert held.get("a") is None and held.get("b") is not None  # "b" is served: now the newest
-    held.hold("d", (("d",), b"x" * 100, time.time() + 60))
-    assert held.get("c") is None and held.get("b") and held.get("d")
 
 
 def test_the_page_read_with_the_session_is_the_one_at_the_address(redis_like_node, juma):

@@ -18,6 +18,8 @@ from apps.ledger.api import KeptPublicApi
 from apps.ledger.follow_services import follow_index, follow_pull, follow_start
 from apps.ledger.models import Book, Log, OutboxEntry
 from apps.ledger.services import log_for_book, outbox_flush
+from apps.node import kept_json
+from apps.node.cache import HeldCopies
 from tests.ledger.loan_entries import publish_loan_version
 from tests.ledger.replica_sources import HonestSource, MemoryBook, entry
 
@@ -59,6 +61,26 @@ def test_a_reader_asking_again_is_answered_without_a_query_and_before_drf(loans_
         assert not drf.called, path
         for header in ("Content-Type", "Allow", "Vary"):
             assert again[header] == first[header], (path, header)
+
+
+def test_an_answer_served_before_is_held_and_the_cache_sends_its_version_only(
+    loans_key, monkeypatch
+):
+    monkeypatch.setattr(kept_json, "held_answers", HeldCopies(budget=1024 * 1024))
+    path = f"/api/books/{loans_key}/entry/?key=loan:{LOAN}"
+    first, _ = _get(path)
+    _get(path)  # read from the cache, and held
+    asked: list = []
+    get = read_cache.cache.get
+    monkeypatch.setattr(
+        read_cache.cache, "get", lambda key, *a, **k: asked.append(key) or get(key, *a, **k)
+    )
+    monkeypatch.setattr(read_cache.cache, "get_many", lambda keys: asked.extend(keys) or {})
+
+    again, queries = _get(path)
+
+    assert (again.content, queries) == (first.content, 0)
+    assert asked == [read_cache.GENERATION_KEY]
 
 
 def test_a_browser_reading_a_kept_answer_gets_drfs_page(loans_key):
