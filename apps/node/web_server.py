@@ -9,7 +9,8 @@ and the kernel spreads new connections over the listening sockets by a hash of t
 The parent holds the port on a socket bound the same way but not listening: it fails at once
 where the port is taken, and takes no connection itself (only listening sockets are offered
 one). It starts the workers, starts a worker again when one dies, and stops them all on SIGINT
-or SIGTERM, each as uvicorn does (its requests finish, for GRACEFUL_SECONDS at most).
+or SIGTERM, each as uvicorn does (its requests finish, for GRACEFUL_SECONDS at most). Killed
+outright, it cannot: on Linux the system then sends its workers SIGTERM itself.
 
 With one worker, or where the system has no SO_REUSEPORT, this is plain uvicorn.
 
@@ -19,8 +20,10 @@ Plain Python on uvicorn: `python -m apps.node.web_server APP --host H --port P -
 from __future__ import annotations
 
 import argparse
+import ctypes
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import socket
 import sys
@@ -36,6 +39,7 @@ import uvicorn
 STARTUP_SECONDS = 5.0
 STARTUP_FAILURES_TO_STOP = 3
 spawn = multiprocessing.get_context("spawn")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,24 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_worker(options: Options) -> None:
-    """One worker process: uvicorn on a listening socket of its own."""
+def serve_worker(options: Options, parent: int) -> None:
+    """One worker process: uvicorn on a listening socket of its own, until PARENT stops it or
+    dies (then the system sends it SIGTERM, where it can: Linux)."""
+    _stop_with_parent(parent)
     sock = reuse_port_socket(options.host, options.port)
     uvicorn.Server(options.uvicorn_config()).run(sockets=[sock])
+
+
+def _stop_with_parent(parent: int) -> None:
+    """A parent killed outright (SIGKILL, the OOM killer) cannot stop its workers, and they would
+    serve on, holding the port, with nobody to start them again or stop them."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent stops them, while it lives
+        return
+    if os.getppid() != parent:  # it died before this was asked: nobody will send the signal
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Workers:
@@ -87,7 +105,9 @@ class Workers:
         self.stopping = threading.Event()
 
     def start_one(self) -> None:
-        process = spawn.Process(target=serve_worker, args=(self.options,), name="web worker")
+        process = spawn.Process(
+            target=serve_worker, args=(self.options, os.getpid()), name="web worker"
+        )
         process.start()
         self.processes.append(process)
         self.started_at[process.pid] = time.monotonic()

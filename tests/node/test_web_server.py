@@ -116,6 +116,32 @@ def test_sigterm_stops_every_worker(two_workers):
             os.kill(pid, 0)
 
 
+def test_a_server_killed_outright_takes_its_workers_with_it(two_workers):
+    """SIGKILL, as the OOM killer sends it: the parent cannot stop its workers itself."""
+    port, server, pids = two_workers
+
+    server.kill()
+    server.wait()
+
+    deadline = time.monotonic() + 15
+    while pids and time.monotonic() < deadline:
+        pids = {pid for pid in pids if _alive(pid)}
+        time.sleep(0.1)  # paces the polling only; the deadline above is what can fail
+    assert not pids, f"workers {pids} serve on without their parent"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def _alive(pid: int) -> bool:
+    """Whether PID runs still: a worker that exited is its parent's to reap, and an orphan's
+    parent is init, so a zombie here is as good as gone."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return status != "Z"
+
+
 def test_a_port_in_use_is_reported():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
