@@ -49,7 +49,7 @@ def test_the_kept_person_holds_no_password_hash_and_a_password_check_still_works
     juma.save()
     browser = _signed_in(juma)
     browser.get(PROFILE)
-    _, (person, session_hash) = cache.get(kept_user_key(juma.pk))
+    _, (person, session_hash), _ = cache.get(kept_user_key(juma.pk))  # version, body, expiry
     assert session_hash == juma.get_session_auth_hash()
     assert juma.password not in repr(vars(person))
 
