@@ -22,6 +22,8 @@ must not be lent to the next request while still at it.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -37,10 +39,10 @@ class SyncChainASGIHandler(ASGIHandler):
         super().__init__()
         # ASGIHandler loaded the async chain; this replaces it with the synchronous one.
         self.load_middleware(is_async=False)
-        self._idle_threads: asyncio.Queue[ThreadPoolExecutor] = asyncio.Queue()
-        for number in range(threads):
-            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{number}")
-            self._idle_threads.put_nowait(thread)
+        self._threads = RequestThreads(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{number}")
+            for number in range(threads)
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -56,7 +58,7 @@ class SyncChainASGIHandler(ASGIHandler):
         try:
             # The thread is lent for the synchronous work only, not while the body arrives or
             # the answer leaves, unless the answer is made as it leaves (a streaming one).
-            thread = await self._idle_threads.get()
+            thread = await self._threads.borrow()
             try:
                 async with ThreadSensitiveContext(executor=thread):
                     response = await sync_to_async(self._respond, thread_sensitive=True)(
@@ -65,7 +67,7 @@ class SyncChainASGIHandler(ASGIHandler):
                     if response.streaming:
                         await self._send_streaming(response, send)
             finally:
-                self._idle_threads.put_nowait(thread)
+                self._threads.give_back(thread)
             if not response.streaming:
                 await self.send_response(response, send)
         finally:
@@ -88,6 +90,37 @@ class SyncChainASGIHandler(ASGIHandler):
         if not response.streaming:
             response.close()  # request_finished: the content is in memory, sent after this
         return response
+
+
+class RequestThreads:
+    """The request threads of a process, lent to the requests waiting for one in the order they
+    came. asyncio.Queue is not fair that way: a waiter woken for a thread given back runs a step
+    later, and a request that asks in between takes the thread, sending the waiter to the back
+    of the line, where it may lose its turn again."""
+
+    def __init__(self, threads: Iterable[ThreadPoolExecutor]) -> None:
+        self._idle = deque(threads)
+        self._waiting: deque[asyncio.Future[ThreadPoolExecutor]] = deque()
+
+    async def borrow(self) -> ThreadPoolExecutor:
+        if self._idle and not self._waiting:
+            return self._idle.popleft()
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            return await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # lent as this was cancelled: not taken
+                self.give_back(turn.result())
+            raise
+
+    def give_back(self, thread: ThreadPoolExecutor) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(thread)
+                return
+        self._idle.append(thread)
 
 
 def sync_chain_asgi_application() -> SyncChainASGIHandler:

@@ -17,12 +17,19 @@ from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished, request_started
 from django.http import StreamingHttpResponse
 
-from apps.node.asgi import SyncChainASGIHandler
+from apps.node.asgi import RequestThreads, SyncChainASGIHandler
 from growr_site.asgi import application
 from tests.factories import PASSWORD
 
 
-async def _ask(app, method: str, path: str, *, body: bytes = b"", headers=()) -> tuple:
+async def _ask(
+    app,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    headers=(),
+) -> tuple:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -140,6 +147,41 @@ async def test_a_crowd_of_requests_is_served_by_the_given_threads_only():
     assert len(threads) == 2 and all(name.startswith("request-") for name in threads)
 
 
+async def test_threads_are_lent_in_the_order_they_were_asked_for():
+    """A thread given back goes to the request that waited longest, even where another asks
+    before that one's turn comes round (asyncio.Queue hands it to the newcomer)."""
+    threads = RequestThreads(["the only thread"])
+    first = await threads.borrow()
+    waited_longest = asyncio.ensure_future(threads.borrow())
+    waited_next = asyncio.ensure_future(threads.borrow())
+    await asyncio.sleep(0)  # both now wait
+
+    threads.give_back(first)
+    newcomer = asyncio.ensure_future(threads.borrow())  # asks before the waiter runs again
+    await asyncio.sleep(0)
+
+    assert waited_longest.done() and not waited_next.done() and not newcomer.done()
+    threads.give_back(await waited_longest)
+    await asyncio.sleep(0)
+    assert waited_next.done() and not newcomer.done()
+    threads.give_back(await waited_next)
+    assert await newcomer == "the only thread"
+
+
+async def test_a_request_cancelled_as_it_was_lent_a_thread_gives_it_back():
+    threads = RequestThreads(["the only thread"])
+    first = await threads.borrow()
+    cancelled = asyncio.ensure_future(threads.borrow())
+    await asyncio.sleep(0)
+
+    threads.give_back(first)  # lent to the waiter, which is cancelled before it runs
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+    assert await asyncio.wait_for(threads.borrow(), timeout=1) == "the only thread"
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_request_that_crosses_into_async_and_back_keeps_its_thread():
     """The live notifications and the health check's channel-layer round trip call async code
@@ -177,8 +219,7 @@ async def test_a_request_crosses_to_its_thread_once_with_both_signals_there():
     def finished(**kwargs):
         seen.append(("finished", threading.current_thread().name))
 
-    thread = handler._idle_threads.get_nowait()
-    handler._idle_threads.put_nowait(thread)
+    (thread,) = handler._threads._idle
     request_started.connect(started)
     request_finished.connect(finished)
     try:
