@@ -172,3 +172,18 @@ def ngozi(db):
     return User.objects.create_superuser(
         "ngozi@node.example", "correct horse battery staple", full_name="Ngozi Eze"
     )
+
+
+@pytest.fixture
+def django_cycles():
+    """How many requests went through Django's request cycle (request_started)."""
+    started = []
+
+    def count(**_):
+        started.append(1)
+
+    from django.core.signals import request_started
+
+    request_started.connect(count)
+    yield started
+    request_started.disconnect(count)

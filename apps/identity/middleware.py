@@ -29,18 +29,13 @@ from apps.node.cache import ReadAhead, generation, kept_at_version, read_ahead
 
 from . import kept_pages
 from .models import Organization, User
-from .person_keys import kept_user_key, person_keys, user_generation_key
+from .person_keys import PERSON_HINT_COOKIE, kept_user_key, person_keys, user_generation_key
 
 # A kept user lasts this long at most: a change made while Redis was out of reach moved no
 # generation on, and a deactivated person must not stay signed in for longer than sessions do
 # (settings: the sessions cache's LONGEST_TIMEOUT).
 USER_SECONDS = 60
 USER_GENERATION_SECONDS = 24 * 60 * 60
-
-
-# Whose session the browser probably holds, so that the session and the person are read in one
-# round trip (sessions.SessionStore.load_ahead). Not trusted: the session decides.
-PERSON_HINT_COOKIE = "growr_person"
 
 
 class KeptUserAuthenticationMiddleware(AuthenticationMiddleware):

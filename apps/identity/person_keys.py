@@ -10,6 +10,10 @@ from django.conf import settings
 
 from .selectors import bell_keys
 
+# Whose session the browser probably holds, so that the session and the person are read in one
+# round trip (sessions.SessionStore.load_ahead). Not trusted: the session decides.
+PERSON_HINT_COOKIE = "growr_person"
+
 
 def user_generation_key(user_id: int) -> str:
     return f"user:generation:{user_id}"

@@ -23,20 +23,31 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.http import FileResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
 
 
+class FrontAnswers(Protocol):
+    """Answers given before Django's request cycle (kept_pages.KeptPagesFront): learnt from the
+    answers the middleware gave, and given again while what they rest on holds."""
+
+    def answer(self, scope: dict) -> HttpResponseBase | None: ...
+
+    def learn(self, request: HttpRequest, response: HttpResponseBase) -> None: ...
+
+
 class SyncChainASGIHandler(ASGIHandler):
-    def __init__(self, *, threads: int) -> None:
+    def __init__(self, *, threads: int, fronts: Sequence[FrontAnswers] = ()) -> None:
         super().__init__()
+        self.fronts = fronts
         # ASGIHandler loaded the async chain; this replaces it with the synchronous one.
         self.load_middleware(is_async=False)
         self._threads = RequestThreads(
@@ -80,10 +91,17 @@ class SyncChainASGIHandler(ASGIHandler):
             await sync_to_async(response.close, thread_sensitive=True)()
 
     def _respond(self, scope, body_file) -> HttpResponseBase:
+        for front in self.fronts:
+            # No request cycle: nothing of Django's ran, nor needs closing (the database).
+            response = front.answer(scope)
+            if response is not None:
+                return response
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)
         if request is not None:
             response = self.get_response(request)
+            for front in self.fronts:
+                front.learn(request, response)
             response._handler_class = self.__class__
             if isinstance(response, FileResponse):
                 response.block_size = self.chunk_size
@@ -124,9 +142,12 @@ class RequestThreads:
 
 
 def sync_chain_asgi_application() -> SyncChainASGIHandler:
-    """get_asgi_application(), with the sync chain on GROWR_WEB_THREADS request threads."""
+    """get_asgi_application(), with the sync chain on GROWR_WEB_THREADS request threads, and
+    the kept pages given before it (kept_pages.front)."""
     import django
     from django.conf import settings
 
     django.setup(set_prefix=False)
-    return SyncChainASGIHandler(threads=settings.GROWR_WEB_THREADS)
+    from apps.identity import kept_pages
+
+    return SyncChainASGIHandler(threads=settings.GROWR_WEB_THREADS, fronts=(kept_pages.front,))

@@ -29,6 +29,8 @@ async def _ask(
     *,
     body: bytes = b"",
     headers=(),
+    host: bytes = b"127.0.0.1",
+    query: bytes = b"",
 ) -> tuple:
     scope = {
         "type": "http",
@@ -38,9 +40,9 @@ async def _ask(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), *headers],
+        "headers": [(b"host", host), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
