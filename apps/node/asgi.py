@@ -36,8 +36,9 @@ from django.urls import set_script_prefix
 
 
 class FrontAnswers(Protocol):
-    """Answers given before Django's request cycle (kept_pages.KeptPagesFront): learnt from the
-    answers the middleware gave, and given again while what they rest on holds."""
+    """Answers given before Django's request cycle (kept_pages.KeptPagesFront,
+    kept_json.KeptJsonFront): learnt from the answers the middleware gave, and given again while
+    what they rest on holds."""
 
     def answer(self, scope: dict) -> HttpResponseBase | None: ...
 
@@ -143,11 +144,15 @@ class RequestThreads:
 
 def sync_chain_asgi_application() -> SyncChainASGIHandler:
     """get_asgi_application(), with the sync chain on GROWR_WEB_THREADS request threads, and
-    the kept pages given before it (kept_pages.front)."""
+    the kept pages and kept JSON answers given before it (kept_pages.front, kept_json.front)."""
     import django
     from django.conf import settings
 
     django.setup(set_prefix=False)
     from apps.identity import kept_pages
 
-    return SyncChainASGIHandler(threads=settings.GROWR_WEB_THREADS, fronts=(kept_pages.front,))
+    from . import kept_json
+
+    return SyncChainASGIHandler(
+        threads=settings.GROWR_WEB_THREADS, fronts=(kept_pages.front, kept_json.front)
+    )

@@ -11,9 +11,12 @@ through DRF, which builds the answer and keeps it.
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.http import HttpRequest, HttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from .cache import HeldCopies, kept_if_current
 
@@ -58,6 +61,7 @@ class KeptJsonBeforeDrf:
                     response = HttpResponse(body, content_type="application/json")
                     response["Allow"] = allow
                     response["Vary"] = "Accept"
+                    response.kept_json_view = cls  # for the front (KeptJsonFront.learn)
                     return response
             return view(request, *args, **kwargs)
 
@@ -74,3 +78,82 @@ def asks_for_plain_json(request: HttpRequest) -> bool:
         and "format" not in request.GET
         and accept in ("*/*", "application/json")
     )
+
+
+# --- Kept answers given before Django's middleware (apps.node.asgi.SyncChainASGIHandler) -------
+#
+# With the answer kept and held, the middleware, the URL map and the request around it were most
+# of what a kept answer cost. An address this process answered from its kept copy, for a request
+# with no cookie, is answered again before all that, on the same terms: the view's own key for
+# the request (kept_json_key, on a request made from the same scope), at the version the cache
+# holds (kept_if_current), for a request that the middleware decided on alike (method, scheme,
+# host, a proxy's word on them, Accept), with the headers the middleware gave that answer. A
+# request with a cookie goes through Django: what a cookie may change there is not looked at.
+
+# The headers of a request the middleware's answer to a kept one follows from.
+_DECISIVE = (b"accept", b"host", b"x-forwarded-host", b"x-forwarded-proto")
+
+
+@dataclass(frozen=True)
+class _FrontAnswer:
+    view: type[KeptJsonBeforeDrf]
+    signature: tuple
+    headers: tuple[tuple[str, str], ...]
+
+
+class KeptJsonFront:
+    """Kept JSON answers (KeptJsonBeforeDrf) given before Django (apps.node.asgi), by address,
+    where the middleware gave one from its kept copy to a request with no cookie."""
+
+    # Addresses a process answers from: every page of the open projects and every block range
+    # readers ask for on a busy node; past it the table is emptied (a miss costs Django's path).
+    ADDRESSES = 10_000
+
+    def __init__(self) -> None:
+        self.addresses: dict[str, _FrontAnswer] = {}
+
+    def learn(self, request: HttpRequest, response: HttpResponseBase) -> None:
+        view = getattr(response, "kept_json_view", None)
+        if view is None or response.cookies or response.status_code != 200:
+            return
+        scope = getattr(request, "scope", None)
+        if scope is None or _signature(scope) is None:
+            return
+        headers = tuple(
+            (name, value) for name, value in response.items() if name != "Content-Length"
+        )
+        if len(self.addresses) >= self.ADDRESSES:
+            self.addresses.clear()
+        self.addresses[_address(scope)] = _FrontAnswer(view, _signature(scope), headers)
+
+    def answer(self, scope: dict) -> HttpResponse | None:
+        known = self.addresses.get(_address(scope))
+        if known is None or _signature(scope) != known.signature:
+            return None
+        body = kept_if_current(
+            key=known.view.kept_json_key(ASGIRequest(scope, io.BytesIO())),
+            version_key=known.view.kept_json_version_key,
+            held=held_answers,
+        )
+        if body is None:
+            return None
+        response = HttpResponse(body)
+        for name, value in known.headers:
+            response[name] = value
+        response["Content-Length"] = str(len(body))
+        return response
+
+
+def _address(scope: dict) -> str:
+    return f"{scope.get('root_path', '')}{scope['path']}?{scope['query_string'].decode('latin-1')}"
+
+
+def _signature(scope: dict) -> tuple | None:
+    """What the middleware decided a kept answer on, for a GET with no cookie; None for any
+    other request."""
+    if scope["method"] != "GET" or any(name == b"cookie" for name, _ in scope["headers"]):
+        return None
+    return (scope.get("scheme"), *((n, v) for n, v in scope["headers"] if n in _DECISIVE))
+
+
+front = KeptJsonFront()

@@ -9,6 +9,7 @@ import json
 from unittest import mock
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -20,8 +21,10 @@ from apps.ledger.models import Book, Log, OutboxEntry
 from apps.ledger.services import log_for_book, outbox_flush
 from apps.node import kept_json
 from apps.node.cache import HeldCopies
+from growr_site.asgi import application
 from tests.ledger.loan_entries import publish_loan_version
 from tests.ledger.replica_sources import HonestSource, MemoryBook, entry
+from tests.node.test_asgi import _ask
 
 LOAN = "9d0c7f0e-5b2a-4c8e-8f1d-6a7b3c2d1e0f"
 AMANI_URL = "http://amani.example"
@@ -186,3 +189,65 @@ def test_with_redis_out_of_reach_the_books_are_still_read(loans_key, redis_out_o
 
     assert answer.status_code == 200 and asked > 0
     assert answer.json()["entry"]["value"]["status"] == "submitted"
+
+
+def _ask_asgi(path: str, *headers: tuple[bytes, bytes]) -> tuple:
+    """PATH through the ASGI application, as uvicorn calls it: (status, headers, body)."""
+    bare, _, query = path.partition("?")
+    host = dict(headers).get(b"host", b"127.0.0.1")
+    others = [header for header in headers if header[0] != b"host"]
+    status, named, _, body = async_to_sync(_ask)(
+        application, "GET", bare, headers=others, host=host, query=query.encode()
+    )
+    return status, named, body
+
+
+@pytest.fixture
+def fresh_front(monkeypatch):
+    monkeypatch.setattr(kept_json.front, "addresses", {})
+    monkeypatch.setattr(kept_json, "held_answers", HeldCopies(budget=1024 * 1024))
+
+
+def test_pablos_script_asking_again_is_answered_before_django_as_django_answered(
+    loans_key, fresh_front, django_cycles
+):
+    path = f"/api/books/{loans_key}/entry/?key=loan:{LOAN}"
+    _ask_asgi(path)  # built, and kept
+    kept = _ask_asgi(path)  # the kept answer, which the front learns
+
+    before = len(django_cycles)
+    again = _ask_asgi(path)
+
+    assert len(django_cycles) == before, "answered through Django"
+    assert again == kept and again[0] == 200
+    assert int(again[1][b"content-length"]) == len(again[2].encode())
+
+
+def test_a_new_version_reaches_pablo_through_django(loans_key, fresh_front, django_cycles):
+    path = f"/api/books/{loans_key}/entry/?key=loan:{LOAN}"
+    for _ in range(3):
+        _ask_asgi(path)
+
+    _publish_loan("approved", 2)
+    before = len(django_cycles)
+    status, _, body = _ask_asgi(path)
+
+    assert len(django_cycles) == before + 1
+    assert status == 200 and json.loads(body)["entry"]["value"]["status"] == "approved"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [(b"cookie", b"sessionid=abc"), (b"accept", b"text/html"), (b"host", b"evil.example")],
+)
+def test_a_request_unlike_the_one_learnt_goes_through_django(
+    loans_key, fresh_front, django_cycles, header
+):
+    path = f"/api/books/{loans_key}/"
+    for _ in range(3):
+        _ask_asgi(path)
+
+    before = len(django_cycles)
+    _ask_asgi(path, header)
+
+    assert len(django_cycles) == before + 1
