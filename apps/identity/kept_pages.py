@@ -41,6 +41,7 @@ from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_t
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 
+from apps.node.asgi import scope_address, scope_headers
 from apps.node.cache import HeldCopies, ReadAhead, one_store
 
 from .person_keys import PERSON_HINT_COOKIE, user_generation_key
@@ -242,20 +243,15 @@ class _FrontPage:
 
 
 def _front_key(scope: dict, user_id: object) -> str:
-    query = scope["query_string"].decode("latin-1")
-    return f"{user_id}:{scope.get('root_path', '')}{scope['path']}?{query}"
+    return f"{user_id}:{scope_address(scope)}"
 
 
 def _signature(scope: dict) -> tuple:
     """What of a request, but for its cookies, Django's middleware decides a kept page's answer
     by: the method, the scheme (a redirect to HTTPS), the host (ALLOWED_HOSTS, the CSP's
     sockets), a proxy's word on the scheme (SECURE_PROXY_SSL_HEADER)."""
-    decisive = _headers(scope, (b"host", b"x-forwarded-proto", b"x-forwarded-host"))
+    decisive = scope_headers(scope, (b"host", b"x-forwarded-proto", b"x-forwarded-host"))
     return (scope["method"], scope.get("scheme"), *decisive)
-
-
-def _headers(scope: dict, names: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
-    return [(name, value) for name, value in scope["headers"] if name in names]
 
 
 class KeptPagesFront:
@@ -283,7 +279,7 @@ class KeptPagesFront:
         all it rests on holds; else None, and Django answers."""
         if scope["method"] != "GET" or not settings.GROWR_CACHE_SHARED:
             return None
-        cookie_headers = [value for _, value in _headers(scope, (b"cookie",))]
+        cookie_headers = [value for _, value in scope_headers(scope, (b"cookie",))]
         cookies = parse_cookie(b"; ".join(cookie_headers).decode("latin-1"))
         hint = cookies.get(PERSON_HINT_COOKIE, "")
         if not (hint.isascii() and hint.isdigit()) or CookieStorage.cookie_name in cookies:

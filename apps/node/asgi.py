@@ -45,6 +45,18 @@ class FrontAnswers(Protocol):
     def learn(self, request: HttpRequest, response: HttpResponseBase) -> None: ...
 
 
+def scope_address(scope: dict) -> str:
+    """The full address a request of SCOPE asks for (script prefix, path, query), for a front
+    to hold its answers by."""
+    query = scope["query_string"].decode("latin-1")
+    return f"{scope.get('root_path', '')}{scope['path']}?{query}"
+
+
+def scope_headers(scope: dict, names: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    """The headers of SCOPE named NAMES (lower case, as ASGI gives them), in their order."""
+    return [(name, value) for name, value in scope["headers"] if name in names]
+
+
 class SyncChainASGIHandler(ASGIHandler):
     def __init__(self, *, threads: int, fronts: Sequence[FrontAnswers] = ()) -> None:
         super().__init__()

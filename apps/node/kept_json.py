@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from .asgi import scope_address, scope_headers
 from .cache import HeldCopies, kept_if_current
 
 # This process's copies of the answers it served last (the open projects API's are 42 kB): while
@@ -124,10 +125,10 @@ class KeptJsonFront:
         )
         if len(self.addresses) >= self.ADDRESSES:
             self.addresses.clear()
-        self.addresses[_address(scope)] = _FrontAnswer(view, _signature(scope), headers)
+        self.addresses[scope_address(scope)] = _FrontAnswer(view, _signature(scope), headers)
 
     def answer(self, scope: dict) -> HttpResponse | None:
-        known = self.addresses.get(_address(scope))
+        known = self.addresses.get(scope_address(scope))
         if known is None or _signature(scope) != known.signature:
             return None
         body = kept_if_current(
@@ -144,16 +145,12 @@ class KeptJsonFront:
         return response
 
 
-def _address(scope: dict) -> str:
-    return f"{scope.get('root_path', '')}{scope['path']}?{scope['query_string'].decode('latin-1')}"
-
-
 def _signature(scope: dict) -> tuple | None:
     """What the middleware decided a kept answer on, for a GET with no cookie; None for any
     other request."""
-    if scope["method"] != "GET" or any(name == b"cookie" for name, _ in scope["headers"]):
+    if scope["method"] != "GET" or scope_headers(scope, (b"cookie",)):
         return None
-    return (scope.get("scheme"), *((n, v) for n, v in scope["headers"] if n in _DECISIVE))
+    return (scope.get("scheme"), *scope_headers(scope, _DECISIVE))
 
 
 front = KeptJsonFront()
